@@ -1,0 +1,1 @@
+"""IdeaMine: the shared kernel and the one import surface for plugin authors."""

@@ -1,0 +1,1 @@
+"""The ``ideamine`` command line: one module per command group, wired in ``main``."""
