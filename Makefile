@@ -1,0 +1,53 @@
+# IdeaMine — one entry point for every developer task.
+#   make run     run the todo example end to end, embedded (SQLite, in-process queue, offline model)
+#   make test    install everything, start PostgreSQL + Redis, lint, run the test suite
+SHELL := /bin/bash
+PY ?= python3
+VENV := venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+RUN_FILE ?= examples/orchestrations/todo-app.yaml
+OUT ?= out/todo-app
+PYTEST_ARGS ?=
+
+.PHONY: install proto lint typecheck test test-only run bench services-up services-down clean
+
+$(STAMP): pyproject.toml package.json
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+proto: install
+	$(BIN)/python scripts/gen_proto.py
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	@if [ -x node_modules/.bin/buf ]; then node_modules/.bin/buf lint && node_modules/.bin/buf format --exit-code >/dev/null && scripts/buf_breaking.sh; fi
+
+typecheck: install
+	$(BIN)/mypy ideamine orchestrator agent_host plugins
+
+services-up:
+	scripts/services up
+
+services-down:
+	scripts/services down
+
+test-only: install
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+test: install services-up lint typecheck test-only
+
+run: install
+	$(BIN)/ideamine run $(RUN_FILE) --out $(OUT)
+
+bench: install services-up
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) node_modules out .pytest_cache .mypy_cache .ruff_cache
