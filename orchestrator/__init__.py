@@ -1,0 +1,1 @@
+"""The orchestrator service: owns runs, drives phases, evaluates gates."""
