@@ -1,0 +1,255 @@
+"""The SQLite connection, its transactions, and the helpers every table mixin uses.
+
+One store instance owns one aiosqlite connection. Every operation takes the
+instance's lock and runs in its own transaction; writes use ``BEGIN IMMEDIATE`` so
+the write lock is taken up front. That is the single-writer equivalent of
+PostgreSQL's row locks and ``SKIP LOCKED``: two writers — coroutines of one store, or
+two stores (processes) on the same file — never interleave a read-check-write, and a
+second process waits on ``busy_timeout`` instead of failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from ideamine.errors import NotFound, StoreUnavailable
+from ideamine.store._shared import dumps, to_iso, utcnow
+from ideamine.store.ledger import GENESIS_HASH, row_hash
+from ideamine.store.records import Event, LedgerRecord
+
+__all__ = ["SqliteBase", "Tx", "SCHEMA_SQL", "SCHEMA_VERSION", "marks"]
+
+#: the schema script (tables, indexes, triggers, FTS) applied to a new file
+SCHEMA_SQL: str = resources.files("ideamine.store").joinpath("sqlite_schema.sql").read_text("utf-8")
+
+_version = re.search(r"PRAGMA\s+user_version\s*=\s*(\d+)", SCHEMA_SQL)
+if _version is None:  # pragma: no cover - the packaged file always sets it
+    raise RuntimeError("sqlite_schema.sql does not set PRAGMA user_version")
+#: the schema version this code reads and writes (``PRAGMA user_version`` of the file)
+SCHEMA_VERSION: int = int(_version.group(1))
+
+#: how long a writer waits for another process's write lock before giving up (ms)
+BUSY_TIMEOUT_MS = 30_000
+
+
+def _param(value: Any) -> Any:
+    """Convert a Python value to what the schema stores (see sqlite_schema.sql)."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return to_iso(value)
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, dict | list | tuple):
+        return dumps(list(value) if isinstance(value, tuple) else value)
+    return value
+
+
+def marks(values: Sequence[Any]) -> str:
+    """``?, ?, ?`` for an ``IN (...)`` list of ``values``."""
+    return ", ".join("?" for _ in values)
+
+
+class Tx:
+    """One open transaction: small query helpers that convert parameters and rows."""
+
+    def __init__(self, conn: aiosqlite.Connection, now: datetime) -> None:
+        self._conn = conn
+        #: the transaction's clock: every time it writes is this instant
+        self.now = now
+
+    async def all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Every row of a query, as dicts."""
+        rows = await self._conn.execute_fetchall(sql, [_param(p) for p in params])
+        return [dict(r) for r in rows]
+
+    async def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        """The first row of a query, or None."""
+        rows = await self.all(sql, params)
+        return rows[0] if rows else None
+
+    async def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Execute a statement; returns the number of rows it changed."""
+        cursor = await self._conn.execute(sql, [_param(p) for p in params])
+        count = cursor.rowcount
+        await cursor.close()
+        return count
+
+    async def insert(self, table: str, values: Mapping[str, Any]) -> int | None:
+        """INSERT one row from a column → value mapping; returns its rowid."""
+        cols = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        cursor = await self._conn.execute(
+            f"INSERT INTO {table} ({cols}) VALUES ({marks})", [_param(v) for v in values.values()]
+        )
+        rowid = cursor.lastrowid
+        await cursor.close()
+        return rowid
+
+    async def update(self, table: str, values: Mapping[str, Any], where: str, params: Sequence[Any]) -> int:
+        """UPDATE ``table`` SET the given columns WHERE ``where``; returns rows changed."""
+        sets = ", ".join(f"{c} = ?" for c in values)
+        return await self.run(f"UPDATE {table} SET {sets} WHERE {where}", [*values.values(), *params])
+
+    async def get(self, table: str, ident: str, *, what: str) -> dict[str, Any]:
+        """The row of ``table`` with primary key ``id``; NotFound when missing."""
+        row = await self.one(f"SELECT * FROM {table} WHERE id = ?", (ident,))
+        if row is None:
+            raise NotFound(f"{what} {ident} not found", id=ident)
+        return row
+
+    async def append_events(self, run_id: str, events: Sequence[Event]) -> list[LedgerRecord]:
+        """Chain ``events`` onto the run's ledger inside this transaction.
+
+        The seq and the previous hash come from the run's ``ledger_heads`` row, read and
+        written in the same (immediate) transaction, so concurrent appends cannot fork
+        the chain or reuse a number.
+        """
+        if not events:
+            return []
+        head = await self.one("SELECT last_seq, last_hash FROM ledger_heads WHERE run_id = ?", (run_id,))
+        seq, prev = (int(head["last_seq"]), str(head["last_hash"])) if head else (0, GENESIS_HASH)
+        records: list[LedgerRecord] = []
+        for event in events:
+            seq += 1
+            row: dict[str, Any] = {
+                "run_id": run_id,
+                "seq": seq,
+                "type": event.type,
+                "phase": event.phase,
+                "task_id": event.task_id,
+                "payload": dict(event.payload),
+                "created_at": self.now,
+            }
+            digest = row_hash(prev, row)
+            await self.insert("ledger", {**row, "prev_hash": prev, "hash": digest})
+            records.append(LedgerRecord(prev_hash=prev, hash=digest, **row))
+            prev = digest
+        await self.run(
+            "INSERT INTO ledger_heads (run_id, last_seq, last_hash) VALUES (?, ?, ?) "
+            "ON CONFLICT (run_id) DO UPDATE SET last_seq = excluded.last_seq, last_hash = excluded.last_hash",
+            (run_id, seq, prev),
+        )
+        return records
+
+    async def outbox(self, topic: str, task_id: str | None, payload: Mapping[str, Any]) -> None:
+        """Queue a message for the publisher, committed with the state change it announces."""
+        await self.insert(
+            "outbox", {"topic": topic, "task_id": task_id, "payload": dict(payload), "created_at": self.now}
+        )
+
+
+class SqliteBase:
+    """Connection lifecycle and transactions; the table mixins build on :meth:`_tx`."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._path = str(path)
+        self._conn: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()  #: one transaction at a time on the one connection
+
+    @property
+    def path(self) -> str:
+        """The database file."""
+        return self._path
+
+    async def open(self) -> None:
+        """Open the file, creating the schema when it is new; refuse another schema version."""
+        if self._conn is not None:
+            return
+        try:
+            conn = await aiosqlite.connect(self._path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot open SQLite database {self._path}: {exc}") from exc
+        try:
+            conn.row_factory = sqlite3.Row
+            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA synchronous = FULL")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            await self._ensure_schema(conn)
+        except BaseException:
+            await conn.close()
+            raise
+        self._conn = conn
+
+    async def _ensure_schema(self, conn: aiosqlite.Connection) -> None:
+        version = await _user_version(conn)
+        if version == 0:
+            tables = await conn.execute_fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if not list(tables):
+                try:
+                    await conn.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA_SQL}\nCOMMIT;")
+                except sqlite3.OperationalError:
+                    # another process created it between our check and our write lock
+                    if conn.in_transaction:
+                        await conn.execute("ROLLBACK")
+                version = await _user_version(conn)
+        if version != SCHEMA_VERSION:
+            raise StoreUnavailable(
+                f"{self._path} is not an IdeaMine SQLite database of schema version {SCHEMA_VERSION} "
+                f"(found version {version}); refusing to open it",
+                retryable=False,
+                path=self._path,
+                found=version,
+                expected=SCHEMA_VERSION,
+            )
+
+    async def close(self) -> None:
+        """Close the connection; calling it again does nothing."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close()
+
+    async def ping(self) -> bool:
+        """Whether the database answers."""
+        if self._conn is None:
+            return False
+        try:
+            async with self._tx(write=False) as tx:
+                return await tx.one("SELECT 1 AS ok") is not None
+        except StoreUnavailable:
+            return False
+
+    @contextlib.asynccontextmanager
+    async def _tx(self, *, write: bool = True) -> AsyncIterator[Tx]:
+        """One transaction: committed when the block exits normally, else rolled back.
+
+        Raises:
+            StoreUnavailable: the store is closed or SQLite failed (locked, I/O error);
+                nothing was written.
+        """
+        conn = self._conn
+        if conn is None:
+            raise StoreUnavailable("the SQLite store is not open")
+        async with self._lock:
+            try:
+                await conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                yield Tx(conn, utcnow())
+                await conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                await _rollback(conn)
+                raise StoreUnavailable(f"SQLite error: {exc}") from exc
+            except BaseException:
+                await _rollback(conn)
+                raise
+
+
+async def _user_version(conn: aiosqlite.Connection) -> int:
+    rows = list(await conn.execute_fetchall("PRAGMA user_version"))
+    return int(rows[0][0])
+
+
+async def _rollback(conn: aiosqlite.Connection) -> None:
+    if conn.in_transaction:
+        await conn.execute("ROLLBACK")

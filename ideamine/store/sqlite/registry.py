@@ -1,0 +1,71 @@
+"""Process-level records that outlive a run: model calls and agent hosts (SQLite)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ideamine.errors import InvalidInput
+from ideamine.store._shared import to_record
+from ideamine.store.records import AgentHostRecord, LLMCallRecord
+from ideamine.store.sqlite._base import SqliteBase
+
+__all__ = ["RegistryMixin"]
+
+#: statuses an agent host may report
+HOST_STATUSES = frozenset({"UP", "DRAINING", "DOWN"})
+
+
+def _check_host_status(status: str) -> None:
+    if status not in HOST_STATUSES:
+        raise InvalidInput(f"unknown host status {status!r}", field="status")
+
+
+class RegistryMixin(SqliteBase):
+    """LLM call accounting and the agent-host registry."""
+
+    async def record_llm_call(self, call: LLMCallRecord) -> None:
+        """Store one model call's usage and cost."""
+        async with self._tx() as tx:
+            await tx.insert("llm_calls", dataclasses.asdict(call))
+
+    async def list_llm_calls(
+        self, *, run_id: str | None = None, task_id: str | None = None
+    ) -> list[LLMCallRecord]:
+        """Model calls, oldest first, optionally of one run and/or task."""
+        where, params = ["1 = 1"], []
+        if run_id is not None:
+            where.append("run_id = ?")
+            params.append(run_id)
+        if task_id is not None:
+            where.append("task_id = ?")
+            params.append(task_id)
+        async with self._tx(write=False) as tx:
+            rows = await tx.all(
+                f"SELECT * FROM llm_calls WHERE {' AND '.join(where)} ORDER BY created_at, id", params
+            )
+        return [to_record(LLMCallRecord, r) for r in rows]
+
+    async def register_host(self, host: AgentHostRecord) -> AgentHostRecord:
+        """Insert or replace a host registration (keyed by id)."""
+        _check_host_status(host.status)
+        values = dataclasses.asdict(host)
+        async with self._tx() as tx:
+            await tx.run("DELETE FROM agent_hosts WHERE id = ?", (host.id,))
+            await tx.insert("agent_hosts", values)
+            return to_record(AgentHostRecord, await tx.get("agent_hosts", host.id, what="agent host"))
+
+    async def heartbeat_host(self, host_id: str, *, status: str) -> AgentHostRecord:
+        """Touch a host's heartbeat and status; NotFound when unknown."""
+        _check_host_status(status)
+        async with self._tx() as tx:
+            await tx.get("agent_hosts", host_id, what="agent host")
+            await tx.update(
+                "agent_hosts", {"status": status, "last_heartbeat_at": tx.now}, "id = ?", (host_id,)
+            )
+            return to_record(AgentHostRecord, await tx.get("agent_hosts", host_id, what="agent host"))
+
+    async def list_hosts(self) -> list[AgentHostRecord]:
+        """Registered hosts by name."""
+        async with self._tx(write=False) as tx:
+            rows = await tx.all("SELECT * FROM agent_hosts ORDER BY name, id")
+        return [to_record(AgentHostRecord, r) for r in rows]
