@@ -236,7 +236,12 @@ class FakeMessagesServer:
     def start(self) -> FakeMessagesServer:
         """Bind and serve in a background thread."""
         self._server = _Server(self._state)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-messages", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name="fake-messages",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
