@@ -228,7 +228,8 @@ def _used_fraction_thresholds(used: float, limit: float | None) -> set[int]:
         return set()
     if limit <= 0:
         return set(THRESHOLDS) if used > 0 else set()
-    return {t for t in THRESHOLDS if used * 100 >= t * limit}
+    # the same float-dust tolerance as limits_exceeded: 20 x $0.05 is 100 % of $1
+    return {t for t in THRESHOLDS if used * 100 >= t * limit - 1e-7}
 
 
 def new_crossings(
