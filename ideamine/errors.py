@@ -220,3 +220,33 @@ class AgentError(IdeaMineError):
     """An agent failed its task."""
 
     reason = "AGENT_ERROR"
+
+
+def encode_task_error(exc: BaseException) -> str:
+    """Serialise a task failure for the store: reason, retryable flag and message.
+
+    The engine's Heal step decides from the *reason* and *retryable* fields, never by
+    matching message text.
+    """
+    import json
+
+    if isinstance(exc, IdeaMineError):
+        body = {"reason": exc.reason, "retryable": exc.retryable, "message": exc.message}
+    elif isinstance(exc, TimeoutError):
+        body = {"reason": "TASK_TIMEOUT", "retryable": True, "message": "the task exceeded its deadline"}
+    else:
+        body = {"reason": "AGENT_CRASHED", "retryable": True, "message": f"{type(exc).__name__}: {exc}"[:2000]}
+    return json.dumps(body, sort_keys=True)
+
+
+def decode_task_error(text: str | None) -> tuple[str, bool, str]:
+    """Inverse of :func:`encode_task_error`: (reason, retryable, message); tolerant of plain text."""
+    import json
+
+    if not text:
+        return ("UNKNOWN", False, "")
+    try:
+        body = json.loads(text)
+        return (str(body["reason"]), bool(body["retryable"]), str(body["message"]))
+    except (ValueError, KeyError, TypeError):
+        return ("UNKNOWN", False, text)

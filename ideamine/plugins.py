@@ -14,12 +14,13 @@ catalogue task replaces the built-in one), then extension tasks declared by plug
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 import pluggy
+from jsonschema import Draft202012Validator
 
 from ideamine import hookspecs
 from ideamine.agents import TaskDecl
@@ -211,3 +212,19 @@ class AgentRegistry:
     def schema(self, agent: str, artifact_type: str) -> Mapping[str, Any]:
         """The JSON Schema ``agent`` declared for ``artifact_type``."""
         return dict(self._by_name[agent].cls.schemas[artifact_type])
+
+    def validator(self, agent: str) -> Callable[[str, Any], list[str]]:
+        """``validate(artifact_type, content) -> errors`` against the schemas ``agent`` declared.
+
+        Extension artifact types are checked against the plugin's own schema, so a
+        third-party agent's output is held to exactly what it declared.
+        """
+        validators = {t: Draft202012Validator(s) for t, s in self._by_name[agent].cls.schemas.items()}
+
+        def validate(artifact_type: str, content: Any) -> list[str]:
+            v = validators.get(artifact_type)
+            if v is None:
+                return [f"$: agent {agent!r} declares no schema for {artifact_type!r}"]
+            return sorted(f"{e.json_path}: {e.message[:300]}" for e in v.iter_errors(content))
+
+        return validate

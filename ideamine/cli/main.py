@@ -16,7 +16,10 @@ from collections.abc import Sequence
 from ideamine.errors import IdeaMineError
 
 #: command modules, each with ``register(subparsers) -> None``
-COMMAND_MODULES: tuple[str, ...] = ("ideamine.cli.version_cmd",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "ideamine.cli.version_cmd",
+    "ideamine.cli.run_cmd",
+)
 
 #: exit code for bad input (usage errors, invalid files, unknown names)
 EXIT_BAD_INPUT = 2

@@ -1,0 +1,1 @@
+"""The agent host: consumes tasks, runs agent plugins, commits their artifacts."""

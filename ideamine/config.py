@@ -1,0 +1,34 @@
+"""Configuration from the environment: the only module that reads ``os.environ``.
+
+Each function builds a validated, frozen settings object; everything else receives
+settings as arguments. Secrets are read here, at use time, and never logged.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ideamine.errors import InvalidInput
+from ideamine.llm.anthropic_provider import AnthropicConfig
+
+__all__ = ["anthropic_config_from_env"]
+
+
+def anthropic_config_from_env() -> AnthropicConfig:
+    """Settings of the Anthropic provider from ``ANTHROPIC_API_KEY`` (+ optional base URL/model).
+
+    Raises:
+        InvalidInput: no API key is set (the offline model needs none).
+    """
+    key = os.environ.get("ANTHROPIC_API_KEY", "").strip()
+    if not key:
+        raise InvalidInput(
+            "--model anthropic needs ANTHROPIC_API_KEY in the environment (or use the default offline model)",
+            field="ANTHROPIC_API_KEY",
+        )
+    kwargs: dict[str, str] = {}
+    if base := os.environ.get("ANTHROPIC_BASE_URL", "").strip():
+        kwargs["base_url"] = base
+    if model := os.environ.get("IDEAMINE_ANTHROPIC_MODEL", "").strip():
+        kwargs["model"] = model
+    return AnthropicConfig(api_key=key, **kwargs)
