@@ -24,8 +24,6 @@ CREATE TABLE runs (
     status_reason              text NOT NULL DEFAULT '',
     created_by                 text NOT NULL DEFAULT '',
     labels                     jsonb NOT NULL DEFAULT '{}',
-    question_count             integer NOT NULL DEFAULT 0,   -- per-run counter for Q-001 codes
-    assumption_count           integer NOT NULL DEFAULT 0,   -- per-run counter for ASM-001 codes
     created_at                 timestamptz NOT NULL,
     updated_at                 timestamptz NOT NULL,
     finished_at                timestamptz
@@ -48,6 +46,7 @@ CREATE TABLE phase_executions (
         CHECK (decision IN ('PASS', 'WARN', 'FAIL')),
     started_at   timestamptz,
     finished_at  timestamptz,
+    created_at   timestamptz NOT NULL,
     updated_at   timestamptz NOT NULL,
     UNIQUE (run_id, phase)
 );
@@ -116,9 +115,9 @@ CREATE INDEX artifacts_run ON artifacts (run_id, id);
 -- ideamine.store.ledger. seq comes from ledger_heads, whose row is locked (UPDATE) by the
 -- appending transaction, so two writers never pick the same seq or fork the chain.
 CREATE TABLE ledger_heads (
-    run_id  uuid PRIMARY KEY REFERENCES runs (id),
-    seq     bigint NOT NULL DEFAULT 0,
-    hash    text NOT NULL DEFAULT '0000000000000000000000000000000000000000000000000000000000000000'
+    run_id     uuid PRIMARY KEY REFERENCES runs (id),
+    last_seq   bigint NOT NULL DEFAULT 0,
+    last_hash  text NOT NULL DEFAULT '0000000000000000000000000000000000000000000000000000000000000000'
 );
 
 CREATE TABLE ledger (
@@ -152,10 +151,11 @@ CREATE TABLE outbox (
     id          bigserial PRIMARY KEY,
     topic       text NOT NULL,
     task_id     uuid,
-    payload     jsonb NOT NULL DEFAULT '{}',
-    created_at  timestamptz NOT NULL
+    payload       jsonb NOT NULL DEFAULT '{}',
+    created_at    timestamptz NOT NULL,
+    published_at  timestamptz
 );
-CREATE INDEX outbox_topic ON outbox (topic, id);
+CREATE INDEX outbox_unpublished ON outbox (topic, id) WHERE published_at IS NULL;
 
 -- ---------------------------------------------------------------------- timers
 CREATE TABLE timers (
@@ -168,6 +168,7 @@ CREATE TABLE timers (
     fired_at    timestamptz,
     claimed_by  text,
     claimed_at  timestamptz,
+    created_at  timestamptz NOT NULL,
     CONSTRAINT timers_run_kind_key UNIQUE (run_id, kind, key)
 );
 CREATE INDEX timers_due ON timers (fire_at) WHERE fired_at IS NULL AND claimed_by IS NULL;
@@ -184,9 +185,9 @@ CREATE TABLE checkpoints (
 CREATE INDEX checkpoints_run_phase ON checkpoints (run_id, phase, id);
 
 -- ---------------------------------------------------------------------- Q/A/V
--- Answers are columns of their question (one current answer per question); search_tsv
--- indexes question + answer text for the run's knowledge base (accepted answers only are
--- searched, by a WHERE on status).
+-- Answers are columns of their question (one current answer per question). The GIN index
+-- covers question + answer text of accepted answers only: the run's knowledge base
+-- (ideamine.store._shared.ACCEPTED_ANSWER_STATUSES); queries repeat its expression.
 CREATE TABLE questions (
     id           uuid PRIMARY KEY,
     run_id       uuid NOT NULL REFERENCES runs (id),
@@ -203,13 +204,12 @@ CREATE TABLE questions (
     deadline     timestamptz,
     created_at   timestamptz NOT NULL,
     updated_at   timestamptz NOT NULL,
-    search_tsv   tsvector GENERATED ALWAYS AS (
-        to_tsvector('english', coalesce(text, '') || ' ' || coalesce(answer, ''))
-    ) STORED,
     UNIQUE (run_id, code)
 );
 CREATE INDEX questions_run ON questions (run_id, id);
-CREATE INDEX questions_search ON questions USING gin (search_tsv);
+CREATE INDEX questions_answers_fts ON questions
+    USING gin (to_tsvector('english', text || ' ' || coalesce(answer, '')))
+    WHERE status IN ('ACCEPTED', 'ANSWERED_BY_HUMAN');
 
 CREATE TABLE assumptions (
     id           uuid PRIMARY KEY,
@@ -263,7 +263,7 @@ CREATE TABLE budget_scopes (
     reserved_usd               numeric NOT NULL DEFAULT 0 CHECK (reserved_usd >= 0),
     used_tokens                bigint NOT NULL DEFAULT 0,
     used_usd                   numeric NOT NULL DEFAULT 0,
-    thresholds_crossed         integer[] NOT NULL DEFAULT '{}',
+    created_at                 timestamptz NOT NULL,
     CONSTRAINT budget_scopes_run_kind_name UNIQUE (run_id, kind, name)
 );
 
@@ -283,7 +283,7 @@ CREATE TABLE budget_events (
     dimension   text NOT NULL CHECK (dimension IN ('tokens', 'usd')),
     threshold   integer NOT NULL CHECK (threshold IN (50, 80, 95, 100)),
     created_at  timestamptz NOT NULL,
-    CONSTRAINT budget_events_once UNIQUE (scope_id, dimension, threshold)
+    CONSTRAINT budget_events_once UNIQUE (scope_id, threshold)  -- once per scope, whichever dimension crossed first
 );
 CREATE INDEX budget_events_run ON budget_events (run_id, id);
 

@@ -1,0 +1,242 @@
+"""Budget scopes, reservations and threshold crossings.
+
+``reserve`` locks the scope and all its ancestors with one ``SELECT … ORDER BY id FOR
+UPDATE``: every reservation takes its locks in the same (id) order, so concurrent
+reservations on overlapping paths queue instead of deadlocking, and the check
+``used + reserved + request <= limit`` and the increment are atomic across the path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ideamine.errors import BudgetExceeded, Conflict, NotFound
+from ideamine.ids import new_id
+from ideamine.store._shared import (
+    limits_exceeded,
+    limits_from_row,
+    limits_params,
+    new_crossings,
+    to_record,
+    utcnow,
+)
+from ideamine.store.postgres.db import Conn, StoreBase
+from ideamine.store.postgres.events import append_events
+from ideamine.store.postgres.runs import require_id
+from ideamine.store.records import BudgetEventRecord, BudgetLimits, BudgetScopeRecord, Event, Reservation
+
+__all__ = ["BudgetMixin"]
+
+_SCOPES = """
+SELECT s.*, ARRAY(SELECT e.threshold FROM budget_events e WHERE e.scope_id = s.id ORDER BY e.threshold)
+            AS thresholds_crossed
+FROM budget_scopes s WHERE {where} ORDER BY s.created_at, s.id
+"""
+
+#: the scope and its ancestors, locked in id order
+_LOCK_PATH = """
+WITH RECURSIVE path AS (
+    SELECT id, parent_id FROM budget_scopes WHERE id = $1
+    UNION ALL
+    SELECT s.id, s.parent_id FROM budget_scopes s JOIN path p ON s.id = p.parent_id
+)
+SELECT s.* FROM budget_scopes s WHERE s.id IN (SELECT id FROM path) ORDER BY s.id FOR UPDATE
+"""
+
+
+def _scope(row: Any) -> BudgetScopeRecord:
+    return to_record(
+        BudgetScopeRecord,
+        row,
+        limits=limits_from_row(row, "limit"),
+        thresholds_crossed=tuple(row["thresholds_crossed"]),
+    )
+
+
+def _innermost_first(rows: Sequence[Any], scope_id: str) -> list[Any]:
+    """Order locked rows along the parent chain, starting at ``scope_id``."""
+    by_id = {r["id"]: r for r in rows}
+    chain: list[Any] = []
+    current: str | None = scope_id
+    while current is not None and current in by_id:
+        chain.append(by_id[current])
+        current = by_id[current]["parent_id"]
+    return chain
+
+
+class BudgetMixin(StoreBase):
+    """Budget scopes, reserve/settle, threshold events."""
+
+    async def ensure_budget_scope(
+        self, run_id: str, *, kind: str, name: str, limits: BudgetLimits, parent_id: str | None
+    ) -> BudgetScopeRecord:
+        """Create the scope if (run, kind, name) is new; return the stored scope either way."""
+        require_id(run_id, "run")
+        if parent_id is not None:
+            require_id(parent_id, "budget scope")
+        now = utcnow()
+
+        async def tx(conn: Conn) -> Any:
+            if await conn.fetchval("SELECT 1 FROM runs WHERE id = $1", run_id) is None:
+                raise NotFound(f"run {run_id} not found", run_id=run_id)
+            if (
+                parent_id is not None
+                and await conn.fetchval("SELECT 1 FROM budget_scopes WHERE id = $1", parent_id) is None
+            ):
+                raise NotFound(f"budget scope {parent_id} not found", scope_id=parent_id)
+            await conn.execute(
+                """INSERT INTO budget_scopes (id, run_id, kind, name, parent_id, limit_tokens, limit_usd,
+                       limit_wall_clock_seconds, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                   ON CONFLICT (run_id, kind, name) DO NOTHING""",
+                new_id(),
+                run_id,
+                kind,
+                name,
+                parent_id,
+                *limits_params(limits),
+                now,
+            )
+            return await conn.fetchrow(
+                _SCOPES.format(where="s.run_id = $1 AND s.kind = $2 AND s.name = $3"), run_id, kind, name
+            )
+
+        return _scope(await self._db.transaction(tx))
+
+    async def get_budget_scopes(self, run_id: str) -> list[BudgetScopeRecord]:
+        """All scopes of a run, in creation order (the run scope first)."""
+        require_id(run_id, "run")
+        return [_scope(r) for r in await self._db.fetch(_SCOPES.format(where="s.run_id = $1"), run_id)]
+
+    async def reserve(self, scope_id: str, *, tokens: int, usd: float) -> Reservation:
+        """Reserve on the scope and every ancestor, or raise BudgetExceeded and write nothing."""
+        require_id(scope_id, "budget scope")
+        now = utcnow()
+
+        async def tx(conn: Conn) -> Reservation:
+            chain = _innermost_first(await conn.fetch(_LOCK_PATH, scope_id), scope_id)
+            if not chain:
+                raise NotFound(f"budget scope {scope_id} not found", scope_id=scope_id)
+            for row in chain:
+                dimension = limits_exceeded(
+                    limits_from_row(row, "limit"),
+                    used_tokens=row["used_tokens"],
+                    reserved_tokens=row["reserved_tokens"],
+                    used_usd=row["used_usd"],
+                    reserved_usd=row["reserved_usd"],
+                    tokens=tokens,
+                    usd=usd,
+                )
+                if dimension is not None:
+                    raise BudgetExceeded(
+                        f"reserving {tokens} tokens / ${usd:.4f} would overshoot the {row['kind']} "
+                        f"budget {row['name'] or row['run_id']} in {dimension}",
+                        run_id=row["run_id"],
+                        scope_id=row["id"],
+                        dimension=dimension,
+                    )
+            ids = [row["id"] for row in chain]
+            await conn.execute(
+                """UPDATE budget_scopes SET reserved_tokens = reserved_tokens + $2, reserved_usd = reserved_usd + $3
+                   WHERE id = ANY($1::uuid[])""",
+                ids,
+                tokens,
+                usd,
+            )
+            reservation = Reservation(id=new_id(), scope_ids=tuple(ids), tokens=tokens, usd=usd)
+            await conn.execute(
+                """INSERT INTO budget_reservations (id, run_id, scope_ids, tokens, usd, created_at)
+                   VALUES ($1, $2, $3, $4, $5, $6)""",
+                reservation.id,
+                chain[0]["run_id"],
+                ids,
+                tokens,
+                usd,
+                now,
+            )
+            return reservation
+
+        return await self._db.transaction(tx)
+
+    async def settle(
+        self, reservation: Reservation, *, tokens: int, usd: float, events: Sequence[Event] = ()
+    ) -> list[BudgetScopeRecord]:
+        """Release a reservation, add the actual usage, and record new threshold crossings once.
+
+        Raises:
+            Conflict: the reservation was already settled (or never made).
+        """
+        require_id(reservation.id, "reservation")
+        now = utcnow()
+
+        async def tx(conn: Conn) -> list[BudgetScopeRecord]:
+            held = await conn.fetchrow(
+                "DELETE FROM budget_reservations WHERE id = $1 RETURNING *", reservation.id
+            )
+            if held is None:
+                raise Conflict(f"reservation {reservation.id} is not held", reservation_id=reservation.id)
+            ids = list(held["scope_ids"])
+            await conn.execute(
+                "SELECT 1 FROM budget_scopes WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE", ids
+            )
+            await conn.execute(
+                """UPDATE budget_scopes SET reserved_tokens = GREATEST(reserved_tokens - $2, 0),
+                       reserved_usd = GREATEST(reserved_usd - $3, 0),
+                       used_tokens = used_tokens + $4, used_usd = used_usd + $5
+                   WHERE id = ANY($1::uuid[])""",
+                ids,
+                held["tokens"],
+                held["usd"],
+                tokens,
+                usd,
+            )
+            scopes = [
+                _scope(r) for r in await conn.fetch(_SCOPES.format(where="s.id = ANY($1::uuid[])"), ids)
+            ]
+            crossings = await _record_crossings(conn, scopes, now)
+            await append_events(conn, held["run_id"], [*events, *crossings], now)
+            if crossings:
+                scopes = [
+                    _scope(r) for r in await conn.fetch(_SCOPES.format(where="s.id = ANY($1::uuid[])"), ids)
+                ]
+            by_id = {s.id: s for s in scopes}
+            return [by_id[i] for i in ids]
+
+        return await self._db.transaction(tx)
+
+    async def budget_events(self, run_id: str) -> list[BudgetEventRecord]:
+        """Threshold crossings of a run, oldest first."""
+        require_id(run_id, "run")
+        rows = await self._db.fetch(
+            "SELECT * FROM budget_events WHERE run_id = $1 ORDER BY created_at, id", run_id
+        )
+        return [to_record(BudgetEventRecord, r) for r in rows]
+
+
+async def _record_crossings(conn: Conn, scopes: Sequence[BudgetScopeRecord], now: Any) -> list[Event]:
+    """Store each newly crossed threshold once (unique per scope) and return its ledger events."""
+    found = [
+        (scope, threshold, dimension)
+        for scope in scopes
+        for threshold, dimension in new_crossings(
+            scope.limits,
+            used_tokens=scope.used_tokens,
+            used_usd=scope.used_usd,
+            already=scope.thresholds_crossed,
+        )
+    ]
+    if not found:
+        return []
+    await conn.executemany(
+        """INSERT INTO budget_events (id, run_id, scope_id, threshold, dimension, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope_id, threshold) DO NOTHING""",
+        [(new_id(), s.run_id, s.id, t, d, now) for s, t, d in found],
+    )
+    return [
+        Event(
+            type="budget.threshold",
+            phase=s.name if s.kind == "phase" else None,
+            payload={"scope_id": s.id, "kind": s.kind, "name": s.name, "threshold": t, "dimension": d},
+        )
+        for s, t, d in found
+    ]

@@ -1,0 +1,160 @@
+"""The asyncpg pool, its codecs, and the one place database errors are translated.
+
+Every store method runs its SQL through :meth:`Database.transaction` (a function of one
+connection inside one transaction) or :meth:`Database.read` (no explicit transaction).
+That gives every method the same rules:
+
+- a lost connection (:class:`asyncpg.PostgresConnectionError`, ``OSError``, an admin
+  shutdown, a closed pool) becomes :class:`~ideamine.errors.StoreUnavailable`; PostgreSQL
+  has already rolled the transaction back, so nothing is half-written. It is *not*
+  retried here: the caller decides (its operation may have to be re-checked first);
+- serialization failures, deadlocks and a lost race on an artifact version number are
+  retried a bounded number of times with a short, capped backoff — the transaction
+  was rolled back, so running the function again is safe;
+- ``synchronous_commit`` is forced on for the session (DESIGN §3.4): whatever a method
+  returns is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import asyncpg  # type: ignore[import-untyped]  # no stubs installed (asyncpg-stubs would fix)
+
+from ideamine.errors import StoreUnavailable
+from ideamine.store._shared import dumps
+
+__all__ = ["Database", "Conn", "StoreBase"]
+
+#: an asyncpg connection (untyped: asyncpg ships no stubs)
+Conn = Any
+
+_T = TypeVar("_T")
+
+#: how often a transaction that lost a serialization/deadlock race is re-run
+MAX_RETRIES = 8
+
+#: SQLSTATE classes/codes meaning "the server or the link went away"
+_UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+#: unique constraints whose violation means "lost a race for a number; run it again"
+_RETRY_CONSTRAINTS = frozenset({"artifacts_version_unique"})
+
+
+async def _init_connection(conn: Conn) -> None:
+    """Codecs every pooled connection gets: ids as str, JSON as dicts, numeric as float."""
+    await conn.set_type_codec("uuid", schema="pg_catalog", encoder=str, decoder=str, format="text")
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, schema="pg_catalog", encoder=dumps, decoder=json.loads, format="text")
+    # numeric holds money; repr(float) round-trips exactly through its decimal text
+    await conn.set_type_codec("numeric", schema="pg_catalog", encoder=repr, decoder=float, format="text")
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, asyncpg.SerializationError | asyncpg.DeadlockDetectedError):
+        return True
+    return isinstance(exc, asyncpg.UniqueViolationError) and exc.constraint_name in _RETRY_CONSTRAINTS
+
+
+class Database:
+    """An asyncpg pool plus the transaction runner every store method uses.
+
+    Lifecycle: construct, :meth:`open` (creates the pool), use, :meth:`close`. Both are
+    idempotent. Methods called before ``open`` or after ``close`` raise StoreUnavailable.
+    """
+
+    def __init__(self, dsn: str, *, min_size: int = 2, max_size: int = 10) -> None:
+        self._dsn = dsn
+        self._min_size = min_size
+        self._max_size = max_size
+        self._pool: asyncpg.Pool | None = None
+
+    async def open(self) -> None:
+        """Create the pool (connecting ``min_size`` connections)."""
+        if self._pool is not None:
+            return
+        try:
+            self._pool = await asyncpg.create_pool(
+                self._dsn,
+                min_size=self._min_size,
+                max_size=self._max_size,
+                init=_init_connection,
+                server_settings={"synchronous_commit": "on", "application_name": "ideamine-store"},
+            )
+        except Exception as exc:
+            raise self.translate(exc) from exc
+
+    async def close(self) -> None:
+        """Close the pool, waiting for connections in use to be released."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    def translate(self, exc: BaseException) -> BaseException:
+        """Map a connection-level failure to StoreUnavailable; leave everything else alone."""
+        lost = isinstance(exc, asyncpg.PostgresConnectionError | OSError | TimeoutError)
+        if isinstance(exc, asyncpg.PostgresError) and str(exc.sqlstate).startswith(_UNAVAILABLE_STATES):
+            lost = True
+        if isinstance(exc, asyncpg.InterfaceError) and (self._pool is None or self._pool._closing):
+            lost = True  # "pool is closed": the store was shut down under the caller
+        if isinstance(exc, asyncpg.ConnectionDoesNotExistError | asyncpg.InternalClientError):
+            lost = True
+        if lost:
+            return StoreUnavailable(f"database unavailable: {type(exc).__name__}: {exc}")
+        return exc
+
+    def _require_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise StoreUnavailable("store is not open")
+        return self._pool
+
+    async def transaction(self, fn: Callable[[Conn], Awaitable[_T]]) -> _T:
+        """Run ``fn(conn)`` in one transaction, retrying lost serialization races.
+
+        ``fn`` may raise IdeaMineError subclasses to refuse the change; the transaction
+        is rolled back and the error propagates unchanged.
+        """
+        pool = self._require_pool()
+        for attempt in range(MAX_RETRIES):
+            try:
+                async with pool.acquire() as conn, conn.transaction():
+                    return await fn(conn)
+            except Exception as exc:
+                if _is_retryable(exc) and attempt + 1 < MAX_RETRIES:
+                    await asyncio.sleep(min(0.002 * 2**attempt, 0.1) * random.random())
+                    continue
+                translated = self.translate(exc)
+                if translated is exc:
+                    raise
+                raise translated from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def read(self, fn: Callable[[Conn], Awaitable[_T]]) -> _T:
+        """Run ``fn(conn)`` outside an explicit transaction (single-statement reads)."""
+        pool = self._require_pool()
+        try:
+            async with pool.acquire() as conn:
+                return await fn(conn)
+        except Exception as exc:
+            translated = self.translate(exc)
+            if translated is exc:
+                raise
+            raise translated from exc
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        """Rows of one read-only statement."""
+        return await self.read(lambda conn: conn.fetch(sql, *args))
+
+    async def fetchrow(self, sql: str, *args: Any) -> Any:
+        """The first row of one statement, or None."""
+        return await self.read(lambda conn: conn.fetchrow(sql, *args))
+
+
+class StoreBase:
+    """What every part of :class:`~ideamine.store.postgres.PostgresRunStore` shares: the database."""
+
+    _db: Database
