@@ -19,6 +19,7 @@ from ideamine.errors import IdeaMineError
 COMMAND_MODULES: tuple[str, ...] = (
     "ideamine.cli.version_cmd",
     "ideamine.cli.run_cmd",
+    "ideamine.cli.store_cmd",
 )
 
 #: exit code for bad input (usage errors, invalid files, unknown names)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]  # no stubs installed (asyncpg-stubs would fix)
 
-from ideamine.errors import IdeaMineError
+from ideamine.errors import IdeaMineError, InvalidInput, StoreUnavailable
 
 __all__ = [
     "MIGRATIONS_DIR",
@@ -35,6 +35,7 @@ __all__ = [
     "migrate",
     "applied_migrations",
     "check_schema",
+    "connect",
 ]
 
 #: where the SQL files live (the repository's ``migrations/``)
@@ -146,7 +147,7 @@ async def migrate(dsn_or_conn: str | asyncpg.Connection, *, directory: Path | No
         MigrationError: unknown (newer) version in the database, or an edited file.
     """
     known = discover(directory)
-    conn = await asyncpg.connect(dsn_or_conn) if isinstance(dsn_or_conn, str) else dsn_or_conn
+    conn = await connect(dsn_or_conn) if isinstance(dsn_or_conn, str) else dsn_or_conn
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
         try:
@@ -168,6 +169,21 @@ async def migrate(dsn_or_conn: str | asyncpg.Connection, *, directory: Path | No
     finally:
         if isinstance(dsn_or_conn, str):
             await conn.close()
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    """One connection for migrating, with connection failures mapped into the error tree.
+
+    Raises:
+        InvalidInput: the URL is malformed.
+        StoreUnavailable: the server cannot be reached or refuses the login.
+    """
+    try:
+        return await asyncpg.connect(dsn)
+    except ValueError as exc:  # includes asyncpg.ClientConfigurationError
+        raise InvalidInput(f"bad database URL: {exc}", field="database_url") from exc
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise StoreUnavailable(f"cannot connect to the database: {type(exc).__name__}: {exc}") from exc
 
 
 async def check_schema(conn: asyncpg.Connection, *, directory: Path | None = None) -> None:

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]  # no stubs installed (asyncpg-stubs would fix)
 
-from ideamine.errors import StoreUnavailable
+from ideamine.errors import InvalidInput, StoreUnavailable
 from ideamine.store._shared import dumps
 
 __all__ = ["Database", "Conn", "StoreBase"]
@@ -85,6 +85,8 @@ class Database:
                 init=_init_connection,
                 server_settings={"synchronous_commit": "on", "application_name": "ideamine-store"},
             )
+        except ValueError as exc:  # includes asyncpg.ClientConfigurationError: a malformed URL
+            raise InvalidInput(f"bad database URL: {exc}", field="database_url") from exc
         except Exception as exc:
             raise self.translate(exc) from exc
 
