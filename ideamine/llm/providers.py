@@ -7,6 +7,8 @@ nothing here reads the environment.
 
 from __future__ import annotations
 
+import importlib
+
 from ideamine.errors import InvalidInput
 from ideamine.llm.anthropic_provider import AnthropicConfig, AnthropicProvider
 from ideamine.llm.base import LLMProvider
@@ -52,9 +54,9 @@ def make_provider(
     if sep:
         raise InvalidInput(f"provider {spec!r} takes no argument", field="llm.provider")
     if kind == "offline":
-        from ideamine.llm.offline import OfflineProvider  # lazy: loaded only when chosen
-
-        provider: LLMProvider = OfflineProvider()
+        # imported lazily: the offline model is only loaded when chosen
+        offline = importlib.import_module("ideamine.llm.offline")
+        provider: LLMProvider = offline.OfflineProvider()
         return provider
     if kind == "anthropic":
         if anthropic is None or not anthropic.api_key:

@@ -16,6 +16,7 @@ import pytest
 
 from ideamine.llm.anthropic_provider import AnthropicConfig, AnthropicProvider
 from ideamine.llm.base import LLMRequest
+from ideamine.llm.breaker import BreakerState, CircuitBreaker
 from ideamine.llm.retry import RetryPolicy
 from tests.llm.fake_messages_server import FakeMessagesServer
 
@@ -60,6 +61,11 @@ class ManualClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def state_of(breaker: CircuitBreaker) -> BreakerState:
+    """The breaker's state, read through a call so mypy does not narrow it across awaits."""
+    return breaker.state
 
 
 def make_request(

@@ -9,7 +9,7 @@ import pytest
 from ideamine.catalogue import load_catalogue
 from ideamine.errors import LLMCircuitOpen, LLMError, LLMOutputInvalid, LLMRetryable
 from ideamine.llm.breaker import BreakerRegistry, BreakerState, CircuitBreaker
-from tests.llm.conftest import ManualClock
+from tests.llm.conftest import ManualClock, state_of
 
 
 async def fail() -> None:
@@ -31,9 +31,9 @@ async def test_opens_only_after_consecutive_failures():
     await trip(b, 2)
     assert await b.call(ok) == "ok"  # success resets the count
     await trip(b, 2)
-    assert b.state is BreakerState.CLOSED
+    assert state_of(b) is BreakerState.CLOSED
     await trip(b, 1)
-    assert b.state is BreakerState.OPEN
+    assert state_of(b) is BreakerState.OPEN
 
 
 async def test_open_circuit_refuses_without_calling_and_says_when():
@@ -59,7 +59,7 @@ async def test_half_open_allows_one_trial_and_a_failed_trial_reopens():
     b = CircuitBreaker("p/m", failures=2, half_open_after=30, clock=clock)
     await trip(b, 2)
     clock.now += 30
-    assert b.state is BreakerState.HALF_OPEN
+    assert state_of(b) is BreakerState.HALF_OPEN
 
     release = asyncio.Event()
 
@@ -74,10 +74,10 @@ async def test_half_open_allows_one_trial_and_a_failed_trial_reopens():
     release.set()
     with pytest.raises(LLMRetryable):
         await trial
-    assert b.state is BreakerState.OPEN  # one failed trial re-opens for a full cool-down
+    assert state_of(b) is BreakerState.OPEN  # one failed trial re-opens for a full cool-down
     clock.now += 30
     assert await b.call(ok) == "ok"
-    assert b.state is BreakerState.CLOSED
+    assert state_of(b) is BreakerState.CLOSED
 
 
 @pytest.mark.parametrize("exc", [LLMError("bad request", retryable=False), LLMOutputInvalid("no tool call")])
@@ -90,7 +90,7 @@ async def test_answers_that_are_not_outages_do_not_count(exc):
     for _ in range(3):
         with pytest.raises(type(exc)):
             await b.call(refuse)
-    assert b.state is BreakerState.CLOSED
+    assert state_of(b) is BreakerState.CLOSED
 
 
 async def test_cancelled_trial_frees_the_half_open_slot():

@@ -7,13 +7,20 @@ import dataclasses
 import pytest
 
 from ideamine.errors import LLMCircuitOpen, LLMOutputInvalid, LLMRetryable
+from ideamine.llm.base import LLMProvider
 from ideamine.llm.breaker import BreakerRegistry, BreakerState
 from ideamine.llm.client import MeteredLLM, estimate_input_tokens
-from tests.llm.conftest import FAST_RETRY, VALID_IDEA, ManualClock, make_request, schema_validator
+from tests.llm.conftest import FAST_RETRY, VALID_IDEA, ManualClock, make_request, schema_validator, state_of
 from tests.llm.fake_messages_server import error_reply, text_reply, tool_reply
 
 
-def metered(provider, *, breakers=None, model=None, max_repairs=2):
+def metered(
+    provider: LLMProvider,
+    *,
+    breakers: BreakerRegistry | None = None,
+    model: str | None = None,
+    max_repairs: int = 2,
+) -> MeteredLLM:
     return MeteredLLM(
         provider,
         store=None,
@@ -95,7 +102,7 @@ async def test_breaker_opens_after_five_failures_and_half_opens_after_cool_down(
             await llm.generate(make_request())
 
     breaker = breakers.get("anthropic", "claude-haiku-4-5")
-    assert breaker.state is BreakerState.OPEN
+    assert state_of(breaker) is BreakerState.OPEN
     with pytest.raises(LLMCircuitOpen):
         await llm.generate(make_request())
     assert len(server.requests) == 5  # the sixth never reached the server
@@ -104,11 +111,11 @@ async def test_breaker_opens_after_five_failures_and_half_opens_after_cool_down(
     with pytest.raises(LLMCircuitOpen):
         await llm.generate(make_request())
     clock.now += 1.0
-    assert breaker.state is BreakerState.HALF_OPEN
+    assert state_of(breaker) is BreakerState.HALF_OPEN
     server.script(tool_reply(VALID_IDEA))
     art = await llm.generate(make_request())
     assert art.content == VALID_IDEA
-    assert breaker.state is BreakerState.CLOSED
+    assert state_of(breaker) is BreakerState.CLOSED
     assert len(server.requests) == 6
     assert llm.usage.calls == 6  # refused calls are not counted
 
