@@ -35,14 +35,14 @@ def make_messages(n: int, *, run_id: str | None = None) -> list[TaskMessage]:
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], *, what: str, timeout: float = DEADLINE_S
+    probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], *, what: str, within: float = DEADLINE_S
 ) -> T:
-    """Call ``probe`` until ``accept(result)``; fail with the last result after ``timeout``.
+    """Call ``probe`` until ``accept(result)``; fail with the last result after ``within`` seconds.
 
     Yields to the loop between probes (a zero sleep: we poll for an effect, we do not
     wait a fixed time for it).
     """
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         value = await probe()
         if accept(value):

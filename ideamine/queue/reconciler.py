@@ -1,0 +1,190 @@
+"""The outbox publisher and the reconciler: the store is the truth, the queue catches up.
+
+DESIGN §3.1: losing Redis entirely must lose no task. Two passes make that true:
+
+- :meth:`Reconciler.publish_outbox` publishes what the store *promised* to publish
+  (outbox rows written in the same transaction as the task rows) and marks the rows
+  published afterwards. A crash between the two publishes the rows again on the next
+  pass: a duplicate message, which the idempotency key makes harmless.
+- :meth:`Reconciler.reconcile` compares every unfinished (QUEUED/RUNNING) task with the
+  task ids actually in the tasks stream and re-publishes the missing ones — after a
+  ``FLUSHALL``, a failover to an empty replica, or a message dead-lettered before its
+  task was marked DEAD.
+
+Written against the :class:`~ideamine.store.base.RunStore` and
+:class:`~ideamine.queue.base.TaskQueue` protocols only, so it runs the same in the
+distributed and the embedded mode.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ideamine.enums import TaskStatus
+from ideamine.errors import NotFound, QueueFull
+from ideamine.queue.base import TaskQueue
+from ideamine.queue.message import MalformedMessage, Notice, TaskMessage
+from ideamine.store.base import RunStore
+from ideamine.store.records import OutboxRecord, TaskRecord
+
+__all__ = ["Reconciler", "ReconcileReport", "task_message"]
+
+log = logging.getLogger(__name__)
+
+#: Outbox topic of task messages (rows written by ``RunStore.create_tasks``/``requeue_task``).
+TASKS_TOPIC = "tasks"
+#: Outbox topic of completion notices (rows written by ``commit_task_result``/``fail_task``).
+NOTICES_TOPIC = "notices"
+
+_PUBLISHABLE = frozenset({TaskStatus.QUEUED, TaskStatus.RUNNING})
+
+
+def task_message(task: TaskRecord, *, trace: dict[str, str] | None = None) -> TaskMessage:
+    """The queue message for a task row (its current attempt)."""
+    deadline: datetime | None = task.deadline
+    return TaskMessage(
+        task_id=task.id,
+        run_id=task.run_id,
+        phase=task.phase,
+        agent=task.agent,
+        attempt=task.attempt,
+        idempotency_key=task.idempotency_key,
+        deadline=deadline.isoformat() if deadline is not None else None,
+        trace=dict(trace or {}),
+    )
+
+
+def _trace_of(payload: dict[str, Any]) -> dict[str, str]:
+    trace = payload.get("trace")
+    if isinstance(trace, dict):
+        return {str(k): str(v) for k, v in trace.items()}
+    return {}
+
+
+@dataclass(frozen=True)
+class ReconcileReport:
+    """What one pass did.
+
+    Attributes:
+        published: task messages published from outbox rows.
+        notices: notices published from outbox rows.
+        skipped: outbox rows marked published without a message (task finished or gone,
+            or an unreadable notice).
+        republished: unfinished tasks whose message was missing from the queue.
+        checked: unfinished tasks examined by ``reconcile``.
+        backlogged: True when the queue pushed back (QueueFull); the rest waits for
+            the next pass.
+    """
+
+    published: int = 0
+    notices: int = 0
+    skipped: int = 0
+    republished: int = 0
+    checked: int = 0
+    backlogged: bool = False
+
+
+class Reconciler:
+    """Moves outbox rows to the queue and repairs a queue that lost messages.
+
+    Lifecycle: stateless between calls; the orchestrator calls ``publish_outbox()``
+    after each commit that wrote outbox rows and ``reconcile()`` on start-up and
+    periodically.
+    """
+
+    def __init__(self, store: RunStore, queue: TaskQueue, *, batch_size: int = 100) -> None:
+        self.store = store
+        self.queue = queue
+        self.batch_size = batch_size
+
+    async def publish_outbox(self) -> ReconcileReport:
+        """Publish unpublished task and notice outbox rows, oldest first, then mark them."""
+        published = notices = skipped = 0
+        for topic in (TASKS_TOPIC, NOTICES_TOPIC):
+            while rows := await self.store.fetch_outbox(topic=topic, limit=self.batch_size):
+                try:
+                    if topic == TASKS_TOPIC:
+                        sent, dropped = await self._publish_tasks(rows)
+                        published += sent
+                    else:
+                        sent, dropped = await self._publish_notices(rows)
+                        notices += sent
+                except QueueFull:
+                    log.warning("queue full: %d %s outbox rows wait for the next pass", len(rows), topic)
+                    return ReconcileReport(published, notices, skipped, backlogged=True)
+                skipped += dropped
+                await self.store.mark_published([r.id for r in rows])
+                if len(rows) < self.batch_size:
+                    break
+        return ReconcileReport(published=published, notices=notices, skipped=skipped)
+
+    async def reconcile(self) -> ReconcileReport:
+        """Drain the outbox, then re-publish every unfinished task missing from the queue.
+
+        The store is read before the queue: a task that finishes in between is merely
+        re-published once more (and acked without a re-run thanks to its idempotency
+        key), whereas the opposite order could miss a task.
+        """
+        report = await self.publish_outbox()
+        if report.backlogged:
+            return report
+        unfinished = [t for t in await self.store.unfinished_tasks() if t.status in _PUBLISHABLE]
+        present = await self.queue.queued_task_ids()
+        missing = [task_message(t) for t in unfinished if t.id not in present]
+        republished = 0
+        try:
+            for i in range(0, len(missing), self.batch_size):
+                chunk = missing[i : i + self.batch_size]
+                await self.queue.publish(chunk)
+                republished += len(chunk)
+        except QueueFull:
+            log.warning("queue full: %d missing tasks wait for the next pass", len(missing) - republished)
+            return _with(report, republished, len(unfinished), backlogged=True)
+        if missing:
+            log.warning("re-published %d tasks missing from the queue", len(missing))
+        return _with(report, republished, len(unfinished), backlogged=False)
+
+    async def _publish_tasks(self, rows: Sequence[OutboxRecord]) -> tuple[int, int]:
+        # Built from the task row, not the payload: the row has the current attempt and
+        # the deadline; several rows for one task (requeued twice) become one message.
+        messages: list[TaskMessage] = []
+        seen: set[str] = set()
+        for row in rows:
+            if row.task_id is None or row.task_id in seen:
+                continue
+            seen.add(row.task_id)
+            try:
+                task = await self.store.get_task(row.task_id)
+            except NotFound:
+                continue
+            if task.status in _PUBLISHABLE:
+                messages.append(task_message(task, trace=_trace_of(row.payload)))
+        await self.queue.publish(messages)
+        return len(messages), len(rows) - len(messages)
+
+    async def _publish_notices(self, rows: Sequence[OutboxRecord]) -> tuple[int, int]:
+        sent = 0
+        for row in rows:
+            try:
+                notice = Notice.from_payload(row.payload)
+            except MalformedMessage as err:
+                log.warning("outbox notice %s is unreadable, dropped: %s", row.id, err)
+                continue
+            await self.queue.publish_notice(notice)
+            sent += 1
+        return sent, len(rows) - sent
+
+
+def _with(report: ReconcileReport, republished: int, checked: int, *, backlogged: bool) -> ReconcileReport:
+    return ReconcileReport(
+        published=report.published,
+        notices=report.notices,
+        skipped=report.skipped,
+        republished=republished,
+        checked=checked,
+        backlogged=backlogged,
+    )

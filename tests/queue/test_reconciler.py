@@ -1,0 +1,98 @@
+"""The outbox publisher and reconciler over a real SQLite store and the in-memory queue."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from ideamine.enums import TaskStatus
+from ideamine.ids import new_id
+from ideamine.queue import MemoryQueue, QueueLimits
+from ideamine.queue.reconciler import Reconciler, task_message
+from ideamine.store.base import RunStore
+from ideamine.store.records import BudgetLimits, NewRun, NewTask, TaskRecord
+from tests.queue.servers import open_test_store
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[RunStore]:
+    s = await open_test_store(tmp_path)
+    yield s
+    await s.close()
+
+
+async def create_tasks(store: RunStore, n: int) -> list[TaskRecord]:
+    """A run with ``n`` QUEUED tasks (each with an outbox row)."""
+    run = await store.create_run(
+        NewRun(tenant="acme", title="t", idea={"text": "an idea"}, phases=("intake",), budget=BudgetLimits())
+    )
+    return await store.create_tasks(
+        [
+            NewTask(
+                run_id=run.id,
+                phase="intake",
+                task_key=f"k{i}",
+                agent="intake-agent",
+                agent_version="1",
+                idempotency_key=new_id(),
+                input={},
+            )
+            for i in range(n)
+        ]
+    )
+
+
+async def test_publish_outbox_publishes_each_task_once(store: RunStore) -> None:
+    tasks = await create_tasks(store, 7)
+    q = MemoryQueue()
+    rec = Reconciler(store, q, batch_size=3)
+    report = await rec.publish_outbox()
+    assert (report.published, report.skipped, report.backlogged) == (7, 0, False)
+    got = await q.consume("w", count=100)
+    assert {d.message.task_id: d.message for d in got} == {t.id: task_message(t) for t in tasks}
+    assert (await rec.publish_outbox()).published == 0  # rows are marked published
+    assert await store.fetch_outbox(topic="tasks") == []
+
+
+async def test_queue_full_leaves_rows_for_the_next_pass(store: RunStore) -> None:
+    await create_tasks(store, 5)
+    q = MemoryQueue(limits=QueueLimits(max_stream_length=4))
+    rec = Reconciler(store, q, batch_size=2)
+    first = await rec.publish_outbox()
+    assert first.backlogged and first.published == 4
+    assert len(await store.fetch_outbox(topic="tasks")) == 1
+    await q.ack(await q.consume("w", count=4))
+    second = await rec.publish_outbox()
+    assert (second.published, second.backlogged) == (1, False)
+
+
+async def test_reconcile_restores_unfinished_tasks_after_queue_loss(store: RunStore) -> None:
+    tasks = await create_tasks(store, 6)
+    lost = MemoryQueue()
+    await Reconciler(store, lost).publish_outbox()
+    # Progress: two tasks finish, one is running; then the embedded process dies.
+    running = await store.start_task(tasks[0].id, attempt=1, worker="w", lease_seconds=15)
+    for t in tasks[1:3]:
+        await store.start_task(t.id, attempt=1, worker="w", lease_seconds=15)
+        await store.commit_task_result(t.id, attempt=1, output={}, artifacts=[])
+
+    fresh = MemoryQueue()
+    rec = Reconciler(store, fresh)
+    report = await rec.reconcile()
+    unfinished = {tasks[0].id, *(t.id for t in tasks[3:])}
+    assert (report.republished, report.checked) == (4, 4)
+    assert await fresh.queued_task_ids() == unfinished
+    got = {d.message.task_id: d.message for d in await fresh.consume("w", count=100)}
+    assert got[running.id] == task_message(running)
+    assert (await rec.reconcile()).republished == 0  # everything is there now
+
+
+async def test_outbox_rows_of_finished_tasks_are_skipped(store: RunStore) -> None:
+    [t] = await create_tasks(store, 1)
+    await store.fail_task(t.id, attempt=1, error="cancelled before publish", status=TaskStatus.CANCELLED)
+    q = MemoryQueue()
+    report = await Reconciler(store, q).publish_outbox()
+    assert (report.published, report.skipped) == (0, 1)
+    assert await q.queued_task_ids() == set()
