@@ -52,7 +52,9 @@ async def build_context(
         else:
             artifacts[r.type] = r.content
             ids[r.type] = r.id
-    index = tuple({"id": r.id, "type": r.type, "phase": r.phase, "sha256": r.sha256, "key": r.key} for r in records)
+    index = tuple(
+        {"id": r.id, "type": r.type, "phase": r.phase, "sha256": r.sha256, "key": r.key} for r in records
+    )
     questions = await store.list_questions(task.run_id)
     answers = tuple(
         {"question": q.text, "answer": q.answer, "status": q.status.value}

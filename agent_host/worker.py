@@ -24,6 +24,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from agent_host.context import build_context, task_info
 from ideamine.enums import TERMINAL_TASK_STATUSES, TaskStatus
 from ideamine.errors import AgentError, Conflict, IdeaMineError, NotFound, encode_task_error
 from ideamine.llm.base import LLMProvider
@@ -33,7 +34,6 @@ from ideamine.queue.base import TaskQueue
 from ideamine.queue.message import Delivery, TaskMessage
 from ideamine.store.base import RunStore
 from ideamine.store.records import Event, NewArtifact, TaskRecord
-from agent_host.context import build_context, task_info
 
 __all__ = ["TaskWorker"]
 
@@ -103,7 +103,9 @@ class TaskWorker:
         """Take over entries of dead consumers; mark dead-lettered tasks DEAD."""
         result = await self.queue.reclaim(self.consumer, min_idle_ms=int(self.lease_seconds * 1000))
         for dead in result.dead:
-            task_id = getattr(dead, "task_id", None) or getattr(getattr(dead, "message", None), "task_id", None)
+            task_id = getattr(dead, "task_id", None) or getattr(
+                getattr(dead, "message", None), "task_id", None
+            )
             if task_id:
                 await self._mark_dead(str(task_id), getattr(dead, "reason", "deliveries exhausted"))
         for d in result.deliveries:
@@ -139,7 +141,13 @@ class TaskWorker:
 
     @staticmethod
     def _notice(task: TaskRecord, status: TaskStatus) -> dict[str, Any]:
-        return {"task_id": task.id, "run_id": task.run_id, "attempt": task.attempt, "status": status.value, "phase": task.phase}
+        return {
+            "task_id": task.id,
+            "run_id": task.run_id,
+            "attempt": task.attempt,
+            "status": status.value,
+            "phase": task.phase,
+        }
 
     async def handle(self, delivery: Delivery[TaskMessage]) -> None:
         """Process one delivery end to end; never raises (failures are recorded)."""
@@ -167,12 +175,29 @@ class TaskWorker:
         if task.status is TaskStatus.RUNNING:
             if task.lease_expires_at is not None and task.lease_expires_at < datetime.now(UTC):
                 await self.store.requeue_task(
-                    task.id, attempt=task.attempt, reason="worker lost", events=[Event("task.stalled", {"attempt": task.attempt + 1}, phase=task.phase, task_id=task.id)]
+                    task.id,
+                    attempt=task.attempt,
+                    reason="worker lost",
+                    events=[
+                        Event(
+                            "task.stalled", {"attempt": task.attempt + 1}, phase=task.phase, task_id=task.id
+                        )
+                    ],
                 )
             return
-        task = await self.store.start_task(task.id, attempt=task.attempt, worker=self.consumer, lease_seconds=self.lease_seconds)
+        task = await self.store.start_task(
+            task.id, attempt=task.attempt, worker=self.consumer, lease_seconds=self.lease_seconds
+        )
         await self.store.append_events(
-            task.run_id, [Event("task.started", {"attempt": task.attempt, "worker": self.consumer}, phase=task.phase, task_id=task.id)]
+            task.run_id,
+            [
+                Event(
+                    "task.started",
+                    {"attempt": task.attempt, "worker": self.consumer},
+                    phase=task.phase,
+                    task_id=task.id,
+                )
+            ],
         )
         await self._execute(task, delivery)
 
@@ -191,7 +216,9 @@ class TaskWorker:
         )
 
         async def heartbeat() -> None:
-            await self.store.heartbeat_task(task.id, attempt=task.attempt, worker=self.consumer, lease_seconds=self.lease_seconds)
+            await self.store.heartbeat_task(
+                task.id, attempt=task.attempt, worker=self.consumer, lease_seconds=self.lease_seconds
+            )
             await self.queue.extend(delivery)
 
         beat = asyncio.create_task(self._beat(heartbeat))
@@ -211,7 +238,9 @@ class TaskWorker:
                 attempt=task.attempt,
                 error=encode_task_error(exc),
                 status=status,
-                events=[Event("task.failed", {"error": encode_task_error(exc)}, phase=task.phase, task_id=task.id)],
+                events=[
+                    Event("task.failed", {"error": encode_task_error(exc)}, phase=task.phase, task_id=task.id)
+                ],
                 notice=self._notice(task, status),
             )
             return
@@ -231,7 +260,11 @@ class TaskWorker:
             events=[
                 Event(
                     "task.succeeded",
-                    {"artifacts": [a.type for a in artifacts], "cost_usd": usage.cost_usd, "tokens": usage.input_tokens + usage.output_tokens},
+                    {
+                        "artifacts": [a.type for a in artifacts],
+                        "cost_usd": usage.cost_usd,
+                        "tokens": usage.input_tokens + usage.output_tokens,
+                    },
                     phase=task.phase,
                     task_id=task.id,
                 )
@@ -251,7 +284,11 @@ class TaskWorker:
             errors = validate(a.type, a.content)
             if errors:
                 raise AgentError(f"{a.type} failed its schema: {'; '.join(errors[:5])}", retryable=True)
-            out.append(NewArtifact(type=a.type, content=a.content, model=a.model, input_artifact_ids=a.input_artifact_ids))
+            out.append(
+                NewArtifact(
+                    type=a.type, content=a.content, model=a.model, input_artifact_ids=a.input_artifact_ids
+                )
+            )
         missing = set(decl.produces) - {a.type for a in out}
         if missing:
             raise AgentError(f"agent {task.agent!r} did not produce {sorted(missing)}", retryable=True)

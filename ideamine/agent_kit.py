@@ -73,7 +73,9 @@ class SchemaAgent:
         if context.story is not None:
             parts.append(data_block("story", json.dumps(dict(context.story), ensure_ascii=False)))
         if context.answers:
-            parts.append(data_block("answers", json.dumps([dict(a) for a in context.answers], ensure_ascii=False)))
+            parts.append(
+                data_block("answers", json.dumps([dict(a) for a in context.answers], ensure_ascii=False))
+            )
         if context.feedback:
             parts.append("The previous attempt failed its gate. Fix these findings:")
             parts.append(data_block("gate-findings", "\n".join(context.feedback)))

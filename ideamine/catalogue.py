@@ -264,7 +264,9 @@ def _parse_phase(raw: Mapping[str, Any], index: int, known: set[str]) -> PhaseSp
     needs = _names(raw.get("needs", []), f"{where}.needs")
     for n in needs:
         if n not in known:
-            raise CatalogError(f"{where}.needs names {n!r}, which is not an earlier phase", field=f"{where}.needs")
+            raise CatalogError(
+                f"{where}.needs names {n!r}, which is not an earlier phase", field=f"{where}.needs"
+            )
     parallelism = raw.get("parallelism", 1)
     if not isinstance(parallelism, int) or parallelism < 1:
         raise CatalogError(f"{where}.parallelism must be an integer ≥ 1", field=f"{where}.parallelism")
@@ -278,16 +280,23 @@ def _parse_phase(raw: Mapping[str, Any], index: int, known: set[str]) -> PhaseSp
         after = _names(t.get("after", []), f"{tw}.after")
         for a in after:
             if a not in keys:
-                raise CatalogError(f"{tw}.after names {a!r}, which is not an earlier task", field=f"{tw}.after")
+                raise CatalogError(
+                    f"{tw}.after names {a!r}, which is not an earlier task", field=f"{tw}.after"
+                )
         produces = _names(_req(t, "produces", tw), f"{tw}.produces")
         if not produces:
             raise CatalogError(f"{tw}.produces must name at least one artifact type", field=f"{tw}.produces")
         keys.add(key)
-        tasks.append(TaskSpec(key=key, produces=produces, after=after, per_story=bool(t.get("per_story", False))))
+        tasks.append(
+            TaskSpec(key=key, produces=produces, after=after, per_story=bool(t.get("per_story", False)))
+        )
     if not tasks:
         raise CatalogError(f"{where}.tasks must not be empty", field=f"{where}.tasks")
     g = _req(raw, "gate", where)
-    metrics = tuple(_parse_metric(m, f"{where}.gate.metrics[{i}]") for i, m in enumerate(_req(g, "metrics", f"{where}.gate")))
+    metrics = tuple(
+        _parse_metric(m, f"{where}.gate.metrics[{i}]")
+        for i, m in enumerate(_req(g, "metrics", f"{where}.gate"))
+    )
     if not metrics:
         raise CatalogError(f"{where}.gate.metrics must not be empty", field=f"{where}.gate.metrics")
     min_score = _number(_req(g, "min_score", f"{where}.gate"), f"{where}.gate.min_score")
@@ -295,7 +304,9 @@ def _parse_phase(raw: Mapping[str, Any], index: int, known: set[str]) -> PhaseSp
         raise CatalogError(f"{where}.gate.min_score must be within 0..100", field=f"{where}.gate.min_score")
     attempts = _req(g, "max_attempts", f"{where}.gate")
     if not isinstance(attempts, int) or attempts < 1:
-        raise CatalogError(f"{where}.gate.max_attempts must be an integer ≥ 1", field=f"{where}.gate.max_attempts")
+        raise CatalogError(
+            f"{where}.gate.max_attempts must be an integer ≥ 1", field=f"{where}.gate.max_attempts"
+        )
     b = _req(raw, "budget", where)
     q = _req(raw, "qav", where)
     return PhaseSpec(
@@ -307,10 +318,14 @@ def _parse_phase(raw: Mapping[str, Any], index: int, known: set[str]) -> PhaseSp
         gate=GateSpec(min_score=min_score, max_attempts=attempts, metrics=metrics),
         budget=PhaseBudget(
             tokens=int(_number(_req(b, "tokens", f"{where}.budget"), f"{where}.budget.tokens")),
-            wall_clock_minutes=_number(_req(b, "wall_clock_minutes", f"{where}.budget"), f"{where}.budget.wall_clock_minutes"),
+            wall_clock_minutes=_number(
+                _req(b, "wall_clock_minutes", f"{where}.budget"), f"{where}.budget.wall_clock_minutes"
+            ),
         ),
         qav=QavLimits(
-            max_questions=int(_number(_req(q, "max_questions", f"{where}.qav"), f"{where}.qav.max_questions")),
+            max_questions=int(
+                _number(_req(q, "max_questions", f"{where}.qav"), f"{where}.qav.max_questions")
+            ),
             max_rounds=int(_number(_req(q, "max_rounds", f"{where}.qav"), f"{where}.qav.max_rounds")),
         ),
     )
@@ -324,7 +339,9 @@ def parse_catalogue(data: Any) -> Catalogue:
     defaults = Defaults(
         heartbeat_seconds=_number(_req(d, "heartbeat_seconds", "defaults"), "defaults.heartbeat_seconds"),
         lease_seconds=_number(_req(d, "lease_seconds", "defaults"), "defaults.lease_seconds"),
-        stall_after_beats=int(_number(_req(d, "stall_after_beats", "defaults"), "defaults.stall_after_beats")),
+        stall_after_beats=int(
+            _number(_req(d, "stall_after_beats", "defaults"), "defaults.stall_after_beats")
+        ),
         max_deliveries=int(_number(_req(d, "max_deliveries", "defaults"), "defaults.max_deliveries")),
         retry=dict(_req(d, "retry", "defaults")),
         circuit_breaker=dict(_req(d, "circuit_breaker", "defaults")),

@@ -7,6 +7,7 @@ settings as arguments. Secrets are read here, at use time, and never logged.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from ideamine.errors import InvalidInput
 from ideamine.llm.anthropic_provider import AnthropicConfig
@@ -26,9 +27,9 @@ def anthropic_config_from_env() -> AnthropicConfig:
             "--model anthropic needs ANTHROPIC_API_KEY in the environment (or use the default offline model)",
             field="ANTHROPIC_API_KEY",
         )
-    kwargs: dict[str, str] = {}
+    config = AnthropicConfig(api_key=key)
     if base := os.environ.get("ANTHROPIC_BASE_URL", "").strip():
-        kwargs["base_url"] = base
+        config = replace(config, base_url=base)
     if model := os.environ.get("IDEAMINE_ANTHROPIC_MODEL", "").strip():
-        kwargs["model"] = model
-    return AnthropicConfig(api_key=key, **kwargs)
+        config = replace(config, model=model)
+    return config

@@ -22,4 +22,4 @@ def ideamine_render_artifact(artifact_type: str, content: dict[str, Any], model:
     """The generic Markdown renderer for any artifact type."""
     from ideamine.render import render_markdown
 
-    return render_markdown(artifact_type, content, model=model)
+    return str(render_markdown(artifact_type, content, model=model))

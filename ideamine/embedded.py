@@ -16,6 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from agent_host.worker import TaskWorker
 from ideamine.catalogue import Catalogue, load_catalogue
 from ideamine.llm.base import LLMProvider
 from ideamine.plugins import AgentRegistry, get_plugin_manager
@@ -26,7 +27,6 @@ from ideamine.runfile import RunRequest
 from ideamine.store.base import RunStore
 from ideamine.store.records import Event, NewRun, RunRecord
 from ideamine.store.sqlite import open_sqlite
-from agent_host.worker import TaskWorker
 from orchestrator.engine import events as ev
 from orchestrator.engine.deps import EngineDeps, EngineSettings
 from orchestrator.engine.driver import RunDriver
@@ -123,7 +123,14 @@ class EmbeddedRuntime:
                     task.id,
                     attempt=task.attempt,
                     reason="process restarted",
-                    events=[Event(ev.TASK_RETRIED, {"reason": "process restarted"}, phase=task.phase, task_id=task.id)],
+                    events=[
+                        Event(
+                            ev.TASK_RETRIED,
+                            {"reason": "process restarted"},
+                            phase=task.phase,
+                            task_id=task.id,
+                        )
+                    ],
                 )
         await self.reconciler.publish_outbox()
         await self.reconciler.reconcile()

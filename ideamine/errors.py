@@ -28,7 +28,7 @@ INTERNAL without its message (see ``ideamine.rpc.status``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
@@ -235,7 +235,11 @@ def encode_task_error(exc: BaseException) -> str:
     elif isinstance(exc, TimeoutError):
         body = {"reason": "TASK_TIMEOUT", "retryable": True, "message": "the task exceeded its deadline"}
     else:
-        body = {"reason": "AGENT_CRASHED", "retryable": True, "message": f"{type(exc).__name__}: {exc}"[:2000]}
+        body = {
+            "reason": "AGENT_CRASHED",
+            "retryable": True,
+            "message": f"{type(exc).__name__}: {exc}"[:2000],
+        }
     return json.dumps(body, sort_keys=True)
 
 

@@ -119,10 +119,17 @@ class IdIntegrityGuard:
                         continue
                     refs = v if isinstance(v, list) else [v]
                     for r in refs:
-                        if isinstance(r, str) and ID_PATTERN.match(r) and r.split("-")[0] in kinds and r not in defined:
+                        if (
+                            isinstance(r, str)
+                            and ID_PATTERN.match(r)
+                            and r.split("-")[0] in kinds
+                            and r not in defined
+                        ):
                             dangling.add(r)
             if dangling:
-                findings.append(Finding(self.name, f"{t}: references to undefined ids: {', '.join(sorted(dangling))}", t))
+                findings.append(
+                    Finding(self.name, f"{t}: references to undefined ids: {', '.join(sorted(dangling))}", t)
+                )
         return findings
 
 

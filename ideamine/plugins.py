@@ -17,7 +17,7 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 from jsonschema import Draft202012Validator
@@ -154,22 +154,30 @@ class AgentRegistry:
             _validate_agent(e.cls, e.plugin, catalogue)
             if e.name in self._by_name:
                 other = self._by_name[e.name].plugin
-                raise PluginError(f"agent name {e.name!r} is also registered by plugin {other!r}", plugin=e.plugin)
+                raise PluginError(
+                    f"agent name {e.name!r} is also registered by plugin {other!r}", plugin=e.plugin
+                )
             self._by_name[e.name] = e
 
     @classmethod
-    def from_plugin_manager(cls, pm: pluggy.PluginManager, catalogue: Catalogue | None = None) -> AgentRegistry:
+    def from_plugin_manager(
+        cls, pm: pluggy.PluginManager, catalogue: Catalogue | None = None
+    ) -> AgentRegistry:
         """Collect ``ideamine_register_agents`` results of every plugin."""
         entries: list[AgentEntry] = []
         for impl in pm.hook.ideamine_register_agents.get_hookimpls():
             plugin_name = pm.get_name(impl.plugin) or str(impl.plugin)
             try:
-                classes = impl.function()
+                classes: list[Any] = list(cast(Iterable[Any], impl.function() or []))
             except Exception as exc:
-                raise PluginError(f"ideamine_register_agents raised {type(exc).__name__}: {exc}", plugin=plugin_name) from exc
+                raise PluginError(
+                    f"ideamine_register_agents raised {type(exc).__name__}: {exc}", plugin=plugin_name
+                ) from exc
             module = getattr(impl.plugin, "__name__", "")
-            for c in classes or []:
-                entries.append(AgentEntry(cls=c, plugin=plugin_name, builtin=module.startswith(BUILTIN_PREFIX)))
+            for c in classes:
+                entries.append(
+                    AgentEntry(cls=c, plugin=plugin_name, builtin=module.startswith(BUILTIN_PREFIX))
+                )
         return cls(entries, catalogue or load_catalogue())
 
     @property
@@ -198,14 +206,18 @@ class AgentRegistry:
             if owner is None:
                 raise PluginError(f"no agent handles task {t.key!r} of phase {phase!r}", plugin="(catalogue)")
             planned.append(
-                PlannedTask(t.key, owner.name, owner.version, t.produces, t.after, t.per_story, extension=False)
+                PlannedTask(
+                    t.key, owner.name, owner.version, t.produces, t.after, t.per_story, extension=False
+                )
             )
         catalogue_keys = {t.key for t in spec.tasks}
         for e in in_phase:
             for key, decl in e.cls.tasks.items():
                 if key not in catalogue_keys:
                     planned.append(
-                        PlannedTask(key, e.name, e.version, decl.produces, decl.after, decl.per_story, extension=True)
+                        PlannedTask(
+                            key, e.name, e.version, decl.produces, decl.after, decl.per_story, extension=True
+                        )
                     )
         return planned
 

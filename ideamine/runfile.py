@@ -83,7 +83,9 @@ def _constraints(raw: Any, errs: list[FieldViolation]) -> dict[str, Any]:
         errs.append(FieldViolation("constraints", "must be a mapping"))
         return {}
     for k in set(raw) - _CONSTRAINT_KEYS:
-        errs.append(FieldViolation(f"constraints.{k}", f"unknown key; allowed: {', '.join(sorted(_CONSTRAINT_KEYS))}"))
+        errs.append(
+            FieldViolation(f"constraints.{k}", f"unknown key; allowed: {', '.join(sorted(_CONSTRAINT_KEYS))}")
+        )
     out: dict[str, Any] = {}
     if "budget_usd" in raw:
         out["budget_usd"] = _number(raw["budget_usd"], "constraints.budget_usd", errs)
@@ -121,14 +123,19 @@ def parse_run_request(data: Any, *, catalogue: Catalogue | None = None) -> RunRe
     if not isinstance(data, Mapping):
         raise InvalidInput("a run file must be a YAML mapping with at least an 'idea'", field="")
     errs: list[FieldViolation] = [
-        FieldViolation(str(k), f"unknown key; allowed: {', '.join(sorted(_TOP_KEYS))}") for k in set(data) - _TOP_KEYS
+        FieldViolation(str(k), f"unknown key; allowed: {', '.join(sorted(_TOP_KEYS))}")
+        for k in set(data) - _TOP_KEYS
     ]
     idea = data.get("idea")
     if not isinstance(idea, str) or not idea.strip():
         errs.append(FieldViolation("idea", "is required: describe the product idea in text"))
         idea = ""
     elif not IDEA_MIN_CHARS <= len(idea.strip()) <= IDEA_MAX_CHARS:
-        errs.append(FieldViolation("idea", f"must be {IDEA_MIN_CHARS}–{IDEA_MAX_CHARS:,} characters, got {len(idea.strip()):,}"))
+        errs.append(
+            FieldViolation(
+                "idea", f"must be {IDEA_MIN_CHARS}–{IDEA_MAX_CHARS:,} characters, got {len(idea.strip()):,}"
+            )
+        )
     title = data.get("title")
     if title is not None and (not isinstance(title, str) or len(title) > 200):
         errs.append(FieldViolation("title", "must be text of at most 200 characters"))
@@ -136,7 +143,9 @@ def parse_run_request(data: Any, *, catalogue: Catalogue | None = None) -> RunRe
     requested = _string_list(data.get("phases"), "phases", errs) or list(cat.names)
     unknown = [p for p in requested if p not in cat.names]
     if unknown:
-        errs.append(FieldViolation("phases", f"unknown phase(s) {', '.join(unknown)}; known: {', '.join(cat.names)}"))
+        errs.append(
+            FieldViolation("phases", f"unknown phase(s) {', '.join(unknown)}; known: {', '.join(cat.names)}")
+        )
     policy_raw = data.get("policy", "autonomous")
     try:
         policy = Policy(str(policy_raw).upper())

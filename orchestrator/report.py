@@ -57,7 +57,12 @@ def _timeline(events: Sequence[LedgerRecord]) -> list[str]:
     for e in events:
         if e.phase and e.type == "phase.started" and e.phase not in start:
             start[e.phase] = e.created_at
-        if e.phase and e.type in ("phase.completed", "phase.failed", "phase.waived") and e.phase in start and t0:
+        if (
+            e.phase
+            and e.type in ("phase.completed", "phase.failed", "phase.waived")
+            and e.phase in start
+            and t0
+        ):
             s = start[e.phase]
             lines.append(
                 f"| {e.phase} | +{(s - t0).total_seconds():.2f}s | +{(e.created_at - t0).total_seconds():.2f}s "
@@ -78,7 +83,9 @@ def _costs(calls: Sequence[LLMCallRecord]) -> list[str]:
     for (phase, model), (i, o, usd, n) in sorted(by.items()):
         lines.append(f"| {phase} | {model} | {int(n)} | {int(i)} | {int(o)} | {usd:.4f} |")
     total = sum(c.cost_usd for c in calls)
-    lines.append(f"| **total** | | {len(calls)} | {sum(c.input_tokens for c in calls)} | {sum(c.output_tokens for c in calls)} | {total:.4f} |")
+    lines.append(
+        f"| **total** | | {len(calls)} | {sum(c.input_tokens for c in calls)} | {sum(c.output_tokens for c in calls)} | {total:.4f} |"
+    )
     return lines
 
 
@@ -95,17 +102,33 @@ async def write_outputs(store: RunStore, run_id: str, out_dir: Path, render: Ren
     for a in artifacts:
         d = art_dir / a.phase
         d.mkdir(parents=True, exist_ok=True)
-        meta = {"id": a.id, "type": a.type, "phase": a.phase, "version": a.version, "sha256": a.sha256, "model": a.model}
+        meta = {
+            "id": a.id,
+            "type": a.type,
+            "phase": a.phase,
+            "version": a.version,
+            "sha256": a.sha256,
+            "model": a.model,
+        }
         (d / f"{_artifact_stem(a)}.json").write_text(
-            json.dumps({"meta": meta, "content": a.content}, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+            json.dumps({"meta": meta, "content": a.content}, indent=2, ensure_ascii=False) + "\n",
+            encoding="utf-8",
         )
         (d / f"{_artifact_stem(a)}.md").write_text(render(a.type, a.content, a.model), encoding="utf-8")
     with (out_dir / "ledger.jsonl").open("w", encoding="utf-8") as f:
         for e in events:
             f.write(
                 json.dumps(
-                    {"seq": e.seq, "type": e.type, "phase": e.phase, "task_id": e.task_id, "payload": e.payload,
-                     "created_at": e.created_at.isoformat(), "prev_hash": e.prev_hash, "hash": e.hash},
+                    {
+                        "seq": e.seq,
+                        "type": e.type,
+                        "phase": e.phase,
+                        "task_id": e.task_id,
+                        "payload": e.payload,
+                        "created_at": e.created_at.isoformat(),
+                        "prev_hash": e.prev_hash,
+                        "hash": e.hash,
+                    },
                     ensure_ascii=False,
                 )
                 + "\n"
@@ -154,7 +177,10 @@ async def write_outputs(store: RunStore, run_id: str, out_dir: Path, render: Ren
         "## Questions",
         "",
         *(
-            [f"- {q.code} ({q.phase}, {q.status.value}): {q.text} — {q.answer or 'unanswered'}" for q in questions]
+            [
+                f"- {q.code} ({q.phase}, {q.status.value}): {q.text} — {q.answer or 'unanswered'}"
+                for q in questions
+            ]
             or ["- none"]
         ),
         "",

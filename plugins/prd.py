@@ -16,7 +16,15 @@ class PrdAgent(SchemaAgent):
     phase = "prd"
     tasks = catalogue_tasks("prd")
     schemas = catalogue_schemas("prd")
-    consumes = ("idea-spec", "product-strategy", "personas", "critique-report", "risk-register", "prd", "user-stories")
+    consumes = (
+        "idea-spec",
+        "product-strategy",
+        "personas",
+        "critique-report",
+        "risk-register",
+        "prd",
+        "user-stories",
+    )
     role = (
         "You are a senior product manager. Requirements are testable and numbered; every must-have "
         "requirement is covered by stories, and every story has acceptance criteria."

@@ -16,7 +16,14 @@ class ReleaseAgent(SchemaAgent):
     phase = "release"
     tasks = catalogue_tasks("release")
     schemas = catalogue_schemas("release")
-    consumes = ("idea-spec", "infrastructure-plan", "ci-pipeline", "test-plan", "deployment-plan", "release-notes")
+    consumes = (
+        "idea-spec",
+        "infrastructure-plan",
+        "ci-pipeline",
+        "test-plan",
+        "deployment-plan",
+        "release-notes",
+    )
     role = (
         "You are a release manager. Deployments are reversible, versions are semver and the dossier "
         "accounts for every artifact with its hash."

@@ -16,7 +16,15 @@ class SecurityAgent(SchemaAgent):
     phase = "security"
     tasks = catalogue_tasks("security")
     schemas = catalogue_schemas("security")
-    consumes = ("idea-spec", "idea-classification", "architecture", "api-design", "data-model", "threat-model", "security-controls")
+    consumes = (
+        "idea-spec",
+        "idea-classification",
+        "architecture",
+        "api-design",
+        "data-model",
+        "threat-model",
+        "security-controls",
+    )
     role = (
         "You are a security architect. Model threats per component with STRIDE; every high or critical "
         "threat has controls; every compliance requirement maps to controls."

@@ -12,17 +12,35 @@ from ideamine.store.records import LedgerRecord
 __all__ = ["ProgressPrinter"]
 
 _SHOWN = {
-    "run.started", "run.resumed", "run.completed", "run.failed", "run.needs_waiver", "run.budget_exhausted",
-    "phase.started", "phase.completed", "phase.failed", "gate.passed", "gate.failed",
-    "task.succeeded", "task.failed", "task.retried", "task.stalled", "task.dead",
-    "question.asked", "question.answered", "assumption.recorded", "budget.threshold",
+    "run.started",
+    "run.resumed",
+    "run.completed",
+    "run.failed",
+    "run.needs_waiver",
+    "run.budget_exhausted",
+    "phase.started",
+    "phase.completed",
+    "phase.failed",
+    "gate.passed",
+    "gate.failed",
+    "task.succeeded",
+    "task.failed",
+    "task.retried",
+    "task.stalled",
+    "task.dead",
+    "question.asked",
+    "question.answered",
+    "assumption.recorded",
+    "budget.threshold",
 }
 
 
 class ProgressPrinter:
     """Prints one line per notable ledger event until stopped."""
 
-    def __init__(self, store: RunStore, run_id: str, *, out: TextIO = sys.stderr, interval: float = 0.2) -> None:
+    def __init__(
+        self, store: RunStore, run_id: str, *, out: TextIO = sys.stderr, interval: float = 0.2
+    ) -> None:
         self.store = store
         self.run_id = run_id
         self.out = out

@@ -43,7 +43,9 @@ def _provider(spec: str) -> Any:
     return make_provider(spec, anthropic=anthropic_cfg)
 
 
-async def _drive(out: Path, model: str, run_id: str | None, request: Any, quiet: bool, raise_usd: float | None) -> int:
+async def _drive(
+    out: Path, model: str, run_id: str | None, request: Any, quiet: bool, raised: BudgetLimits | None
+) -> int:
     from ideamine.cli.progress import ProgressPrinter
     from ideamine.embedded import DB_FILE, EmbeddedRuntime
     from ideamine.plugins import get_plugin_manager
@@ -54,12 +56,21 @@ async def _drive(out: Path, model: str, run_id: str | None, request: Any, quiet:
         if run_id is None:
             run = await rt.submit(request)
             run_id = run.id
-            (out / RUN_META).write_text(json.dumps({"run_id": run_id, "model": model}, indent=2) + "\n", encoding="utf-8")
-        elif raise_usd is not None:
+            (out / RUN_META).write_text(
+                json.dumps({"run_id": run_id, "model": model}, indent=2) + "\n", encoding="utf-8"
+            )
+        elif raised is not None:
             run = await rt.store.get_run(run_id)
-            await rt.store.update_run_budget(run_id, replace(run.budget, usd=raise_usd))
+            budget = replace(
+                run.budget,
+                usd=raised.usd if raised.usd is not None else run.budget.usd,
+                tokens=raised.tokens if raised.tokens is not None else run.budget.tokens,
+            )
+            await rt.store.update_run_budget(run_id, budget)
         if model == "offline" and not quiet:
-            print("ideamine: using the offline model (deterministic generator, no LLM calls)", file=sys.stderr)
+            print(
+                "ideamine: using the offline model (deterministic generator, no LLM calls)", file=sys.stderr
+            )
         printer = ProgressPrinter(rt.store, run_id)
         watcher = None if quiet else asyncio.create_task(printer.run())
         try:
@@ -96,6 +107,10 @@ def _run(args: argparse.Namespace) -> int:
         if args.budget_usd < 0:
             raise InvalidInput("--budget-usd must not be negative", field="budget_usd")
         request = replace(request, budget=replace(request.budget, usd=args.budget_usd))
+    if args.budget_tokens is not None:
+        if args.budget_tokens < 0:
+            raise InvalidInput("--budget-tokens must not be negative", field="budget_tokens")
+        request = replace(request, budget=replace(request.budget, tokens=args.budget_tokens))
     _check_model(args.model)
     out = Path(args.out)
     if (out / RUN_META).exists():
@@ -107,33 +122,47 @@ def _run(args: argparse.Namespace) -> int:
 def _check_model(spec: str) -> None:
     kind = spec.partition(":")[0]
     if kind not in ("offline", "anthropic", "replay", "record"):
-        raise InvalidInput(f"--model must be offline, anthropic, replay:FILE or record:FILE, not {spec!r}", field="model")
+        raise InvalidInput(
+            f"--model must be offline, anthropic, replay:FILE or record:FILE, not {spec!r}", field="model"
+        )
 
 
 def _resume(args: argparse.Namespace) -> int:
     out = Path(args.dir)
     meta_path = out / RUN_META
     if not meta_path.is_file():
-        raise InvalidInput(f"{out} holds no run (no {RUN_META}); start one with: ideamine run IDEA --out {out}", field="dir")
+        raise InvalidInput(
+            f"{out} holds no run (no {RUN_META}); start one with: ideamine run IDEA --out {out}", field="dir"
+        )
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    if args.budget_usd is not None and args.budget_usd < 0:
-        raise InvalidInput("--budget-usd must not be negative", field="budget_usd")
-    return asyncio.run(_drive(out, args.model or meta["model"], meta["run_id"], None, args.quiet, args.budget_usd))
+    for name in ("budget_usd", "budget_tokens"):
+        if (getattr(args, name) or 0) < 0:
+            raise InvalidInput(f"--{name.replace('_', '-')} must not be negative", field=name)
+    raised = None
+    if args.budget_usd is not None or args.budget_tokens is not None:
+        raised = BudgetLimits(tokens=args.budget_tokens, usd=args.budget_usd)
+    return asyncio.run(_drive(out, args.model or meta["model"], meta["run_id"], None, args.quiet, raised))
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``run`` and ``resume`` commands."""
-    p = sub.add_parser("run", help="run an idea through its phases in one process (embedded, offline by default)")
+    p = sub.add_parser(
+        "run", help="run an idea through its phases in one process (embedded, offline by default)"
+    )
     p.add_argument("source", help="a run file (YAML, see examples/orchestrations/) or the idea text itself")
     p.add_argument("--phases", help="comma-separated phases to run (their dependencies are added)")
     p.add_argument("--budget-usd", type=float, help="the run's spending limit in USD")
+    p.add_argument("--budget-tokens", type=int, help="the run's token limit")
     p.add_argument("--out", default="out/run", help="directory for artifacts, report.md, ledger and state")
-    p.add_argument("--model", default="offline", help="offline (default), anthropic, replay:FILE or record:FILE")
+    p.add_argument(
+        "--model", default="offline", help="offline (default), anthropic, replay:FILE or record:FILE"
+    )
     p.add_argument("--quiet", action="store_true", help="no live progress")
     p.set_defaults(handler=_run)
     r = sub.add_parser("resume", help="continue an interrupted or stopped embedded run")
     r.add_argument("dir", help="the --out directory of the run")
     r.add_argument("--budget-usd", type=float, help="raise the run's USD budget before resuming")
+    r.add_argument("--budget-tokens", type=int, help="raise the run's token budget before resuming")
     r.add_argument("--model", help="override the model the run was started with")
     r.add_argument("--quiet", action="store_true", help="no live progress")
     r.set_defaults(handler=_resume)

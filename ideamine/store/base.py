@@ -30,6 +30,7 @@ from ideamine.store.records import (
     AgentHostRecord,
     ArtifactRecord,
     AssumptionRecord,
+    BudgetEventRecord,
     BudgetLimits,
     BudgetScopeRecord,
     CheckpointRecord,

@@ -23,13 +23,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ideamine.catalogue import PhaseSpec
 from ideamine.enums import RunStatus, TaskStatus
 from ideamine.errors import decode_task_error
 from ideamine.store.records import BudgetLimits, Event, NewTask, RunRecord, TaskRecord
 from orchestrator.engine import events as ev
 from orchestrator.engine.deps import EngineDeps
 from orchestrator.engine.planner import TaskSlot, idempotency_key, ready_slots
-from ideamine.catalogue import PhaseSpec
 
 __all__ = ["DispatchOutcome", "Dispatcher"]
 
@@ -66,7 +66,8 @@ class Dispatcher:
                 kind="phase",
                 name=self.spec.name,
                 limits=BudgetLimits(
-                    tokens=self.spec.budget.tokens, wall_clock_seconds=self.spec.budget.wall_clock_minutes * 60
+                    tokens=self.spec.budget.tokens,
+                    wall_clock_seconds=self.spec.budget.wall_clock_minutes * 60,
                 ),
                 parent_id=run_scope.id if run_scope else None,
             )
@@ -119,7 +120,11 @@ class Dispatcher:
         """Heal one task if it needs it; return an outcome when the phase must stop."""
         settings = self.deps.settings
         now = _now()
-        if task.status is TaskStatus.RUNNING and task.lease_expires_at is not None and task.lease_expires_at < now:
+        if (
+            task.status is TaskStatus.RUNNING
+            and task.lease_expires_at is not None
+            and task.lease_expires_at < now
+        ):
             await self._requeue(task, "stalled: no heartbeat within the lease", ev.TASK_STALLED)
         elif task.status is TaskStatus.FAILED:
             reason, retryable, message = decode_task_error(task.error)
@@ -132,10 +137,19 @@ class Dispatcher:
             if not retryable or task.attempt > settings.max_task_retries:
                 await self.store.append_events(
                     self.run.id,
-                    [Event(ev.TASK_DEAD, {"reason": reason, "message": message}, phase=self.spec.name, task_id=task.id)],
+                    [
+                        Event(
+                            ev.TASK_DEAD,
+                            {"reason": reason, "message": message},
+                            phase=self.spec.name,
+                            task_id=task.id,
+                        )
+                    ],
                 )
                 return DispatchOutcome.TASK_DEAD
-            backoff = min(settings.retry_max_seconds, settings.retry_initial_seconds * 2 ** (task.attempt - 1))
+            backoff = min(
+                settings.retry_max_seconds, settings.retry_initial_seconds * 2 ** (task.attempt - 1)
+            )
             due = failed_at + timedelta(seconds=backoff * random.uniform(0.5, 1.0))
             if now >= due:
                 await self._requeue(task, f"retry after {reason}", ev.TASK_RETRIED)
@@ -153,7 +167,14 @@ class Dispatcher:
                 task.id,
                 attempt=task.attempt,
                 reason=reason,
-                events=[Event(event, {"reason": reason, "attempt": task.attempt + 1}, phase=self.spec.name, task_id=task.id)],
+                events=[
+                    Event(
+                        event,
+                        {"reason": reason, "attempt": task.attempt + 1},
+                        phase=self.spec.name,
+                        task_id=task.id,
+                    )
+                ],
             )
         except Conflict:
             return  # someone else moved it first (worker finished, another healer); re-read next pass
@@ -162,12 +183,17 @@ class Dispatcher:
 
     async def _input_hashes(self, slot: TaskSlot) -> list[str]:
         upstream = set(self.deps.catalogue.closure([self.spec.name])) - {self.spec.name}
-        before = {a for key in slot.task.after for t in [self.spec.task(key)] for a in t.produces} if slot.task.after and not slot.task.extension else set()
+        before = (
+            {a for key in slot.task.after for t in [self.spec.task(key)] for a in t.produces}
+            if slot.task.after and not slot.task.extension
+            else set()
+        )
         records = await self.store.list_artifacts(self.run.id)
         return [
             r.sha256
             for r in records
-            if r.phase in upstream or (r.phase == self.spec.name and r.type in before and r.key == (slot.story_id or ""))
+            if r.phase in upstream
+            or (r.phase == self.spec.name and r.type in before and r.key == (slot.story_id or ""))
         ]
 
     async def _create(
@@ -213,7 +239,11 @@ class Dispatcher:
         await self.store.create_tasks(
             new,
             events=[
-                Event(ev.TASK_QUEUED, {"task_key": t.task_key, "agent": t.agent, "attempt": attempt}, phase=self.spec.name)
+                Event(
+                    ev.TASK_QUEUED,
+                    {"task_key": t.task_key, "agent": t.agent, "attempt": attempt},
+                    phase=self.spec.name,
+                )
                 for t in new
             ],
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from ideamine.enums import PhaseStatus, RunStatus, TERMINAL_RUN_STATUSES
+from ideamine.enums import TERMINAL_RUN_STATUSES, PhaseStatus, RunStatus
 from ideamine.errors import Conflict
 from ideamine.store.records import Event, RunRecord
 from orchestrator.engine import events as ev
@@ -67,7 +67,9 @@ class RunDriver:
         if run.status is not RunStatus.RUNNING:
             return run
         executions = {p.phase: p for p in await self.store.list_phase_executions(run_id)}
-        complete = {n for n, p in executions.items() if p.status in (PhaseStatus.SUCCEEDED, PhaseStatus.WAIVED)}
+        complete = {
+            n for n, p in executions.items() if p.status in (PhaseStatus.SUCCEEDED, PhaseStatus.WAIVED)
+        }
         wanted = [n for n in run.phases]
         running: dict[asyncio.Task[PhaseOutcome], str] = {}
         stops: list[PhaseOutcome] = []
@@ -78,7 +80,9 @@ class RunDriver:
                     needs = [n for n in spec.needs if n in wanted]
                     if name in complete or name in running.values() or not all(n in complete for n in needs):
                         continue
-                    task = asyncio.create_task(PhaseRunner(self.deps, run, spec).run_phase(), name=f"phase:{name}")
+                    task = asyncio.create_task(
+                        PhaseRunner(self.deps, run, spec).run_phase(), name=f"phase:{name}"
+                    )
                     running[task] = name
             if not running:
                 break

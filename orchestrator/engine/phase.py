@@ -19,12 +19,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ideamine.catalogue import PhaseSpec
-from ideamine.enums import GateDecision, PhaseStatus, RunStatus, TaskStatus
+from ideamine.enums import GateDecision, PhaseStatus, RunStatus
 from ideamine.guards import Draft, run_guards
 from ideamine.store.records import ArtifactRecord, Event, PhaseExecutionRecord, RunRecord
 from orchestrator.engine import events as ev
 from orchestrator.engine.deps import EngineDeps
-from orchestrator.engine.dispatch import DispatchOutcome, Dispatcher
+from orchestrator.engine.dispatch import Dispatcher, DispatchOutcome
 from orchestrator.engine.planner import TaskSlot, expand_slots, plan_hash, select_stories
 from orchestrator.gates import ArtifactSet, evaluate_gate
 from orchestrator.gates.artifacts import ArtifactRecord as GateArtifact
@@ -109,7 +109,9 @@ class PhaseRunner:
             )
             decision, failing, findings = await self._handoff(records, attempt)
             if decision is not GateDecision.FAIL:
-                await self._finish(PhaseStatus.SUCCEEDED, attempt, ev.PHASE_COMPLETED, {"decision": decision.value})
+                await self._finish(
+                    PhaseStatus.SUCCEEDED, attempt, ev.PHASE_COMPLETED, {"decision": decision.value}
+                )
                 return PhaseOutcome.SUCCEEDED
             if attempt >= self.spec.gate.max_attempts:
                 return await self._exhausted(attempt, failing)
@@ -118,8 +120,14 @@ class PhaseRunner:
                 self.run.id,
                 self.spec.name,
                 attempt=attempt,
-                state={"stage": "rerun", "rerun": sorted(self._rerun_keys(slots, failing)), "feedback": findings},
-                events=[Event(ev.CHECKPOINT_SAVED, {"attempt": attempt, "stage": "rerun"}, phase=self.spec.name)],
+                state={
+                    "stage": "rerun",
+                    "rerun": sorted(self._rerun_keys(slots, failing)),
+                    "feedback": findings,
+                },
+                events=[
+                    Event(ev.CHECKPOINT_SAVED, {"attempt": attempt, "stage": "rerun"}, phase=self.spec.name)
+                ],
             )
             await self.store.upsert_phase_execution(
                 self.run.id,
@@ -148,7 +156,9 @@ class PhaseRunner:
                     self.spec.name,
                     attempt=1,
                     state={"stage": "plan", "plan_hash": phash, "slots": [s.key for s in slots]},
-                    events=[Event(ev.CHECKPOINT_SAVED, {"attempt": 1, "stage": "plan"}, phase=self.spec.name)],
+                    events=[
+                        Event(ev.CHECKPOINT_SAVED, {"attempt": 1, "stage": "plan"}, phase=self.spec.name)
+                    ],
                 )
             return slots, None, []
         cp = await self.store.latest_checkpoint(self.run.id, self.spec.name)
@@ -198,7 +208,13 @@ class PhaseRunner:
             decision=decision,
             metrics=list(result.to_dict()["metrics"]),
             findings=findings,
-            events=[Event(ev.GATE_FAILED if decision is GateDecision.FAIL else ev.GATE_PASSED, payload, phase=self.spec.name)],
+            events=[
+                Event(
+                    ev.GATE_FAILED if decision is GateDecision.FAIL else ev.GATE_PASSED,
+                    payload,
+                    phase=self.spec.name,
+                )
+            ],
         )
         self._unwaivable = result.blocking_unwaivable
         return decision, failing_types, findings
@@ -215,14 +231,18 @@ class PhaseRunner:
 
     async def _exhausted(self, attempt: int, failing: set[str]) -> PhaseOutcome:
         """Out of attempts: wait for a waiver, or fail when a never-waivable metric failed."""
-        await self._finish(PhaseStatus.FAILED, attempt, ev.PHASE_FAILED, {"failing_artifacts": sorted(failing)})
+        await self._finish(
+            PhaseStatus.FAILED, attempt, ev.PHASE_FAILED, {"failing_artifacts": sorted(failing)}
+        )
         return PhaseOutcome.FAILED if self._unwaivable else PhaseOutcome.NEEDS_WAIVER
 
     async def _stop_on(self, outcome: DispatchOutcome, attempt: int) -> PhaseOutcome:
         if outcome is DispatchOutcome.BUDGET_EXHAUSTED:
             return PhaseOutcome.BUDGET_EXHAUSTED
         if outcome is DispatchOutcome.TASK_DEAD:
-            await self._finish(PhaseStatus.FAILED, attempt, ev.PHASE_FAILED, {"reason": "a task failed for good"})
+            await self._finish(
+                PhaseStatus.FAILED, attempt, ev.PHASE_FAILED, {"reason": "a task failed for good"}
+            )
             return PhaseOutcome.FAILED
         run = await self.store.get_run(self.run.id)
         if run.status is RunStatus.CANCELLED:

@@ -53,7 +53,13 @@ def plan_hash(phase: PhaseSpec, tasks: Sequence[PlannedTask], budget_tokens: int
             "phase": phase.name,
             "tasks": [[t.key, t.agent, t.agent_version, list(t.produces), list(t.after)] for t in tasks],
             "rubric": [
-                [m.metric, m.op, m.threshold if not isinstance(m.threshold, tuple) else list(m.threshold), m.weight, m.required]
+                [
+                    m.metric,
+                    m.op,
+                    m.threshold if not isinstance(m.threshold, tuple) else list(m.threshold),
+                    m.weight,
+                    m.required,
+                ]
                 for m in phase.gate.metrics
             ],
             "min_score": phase.gate.min_score,
@@ -90,12 +96,16 @@ def idempotency_key(
     )
 
 
-def select_stories(user_stories: Mapping[str, Any] | None, *, limit: int = MAX_STORIES) -> list[dict[str, Any]]:
+def select_stories(
+    user_stories: Mapping[str, Any] | None, *, limit: int = MAX_STORIES
+) -> list[dict[str, Any]]:
     """Stories the story-loop plans: must, then should, by points, capped at ``limit``."""
     if not user_stories:
         return []
     stories = [s for s in user_stories.get("stories", []) if isinstance(s, dict) and s.get("id")]
-    stories.sort(key=lambda s: (_PRIORITY_RANK.get(str(s.get("priority")), 3), -int(s.get("points", 0) or 0), s["id"]))
+    stories.sort(
+        key=lambda s: (_PRIORITY_RANK.get(str(s.get("priority")), 3), -int(s.get("points", 0) or 0), s["id"])
+    )
     chosen = [s for s in stories if s.get("priority") in ("must", "should")]
     return chosen[:limit]
 

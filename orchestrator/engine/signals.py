@@ -33,7 +33,7 @@ class Waker:
         for e in self._events.values():
             e.set()
 
-    async def wait(self, run_id: str, timeout: float) -> None:
+    async def wait(self, run_id: str, timeout: float) -> None:  # noqa: ASYNC109 - a bounded nap, by design
         """Wait for a notification of ``run_id`` or ``timeout`` seconds, then re-arm."""
         event = self._events[run_id]
         with contextlib.suppress(TimeoutError):

@@ -6,7 +6,6 @@ Public surface:
 * :func:`evaluate_gate` → :class:`GateResult` (with per-metric :class:`MetricResult`);
 * :func:`metric_inputs` — the artifact types feeding a metric, for targeted re-runs;
 * :func:`extract`, :func:`extractor_names`, :class:`MetricValue` — the extractor registry;
-* :func:`select_stories` — which stories the story-loop works on (shared with its gate).
 
 Importing the package registers the built-in extractors (plain module imports, no I/O).
 """
@@ -21,7 +20,6 @@ from orchestrator.gates.metrics import (
     extractor_names,
     get_extractor,
     metric_inputs,
-    select_stories,
 )
 from orchestrator.gates.scoring import WARN_BAND, GateResult, MetricResult, evaluate_gate
 
@@ -39,5 +37,4 @@ __all__ = [
     "extractor_names",
     "get_extractor",
     "metric_inputs",
-    "select_stories",
 ]

@@ -18,7 +18,6 @@ from orchestrator.gates.metrics import (
     ids_finding,
     items_of,
     metric,
-    select_stories,
 )
 from orchestrator.gates.metrics import required as _one
 
@@ -153,19 +152,17 @@ def sbom_and_signing(a: ArtifactSet) -> MetricValue:
 
 @metric("must_stories_planned", "user-stories", "story-plan")
 def must_stories_planned(a: ArtifactSet) -> MetricValue:
-    """Planned must stories over the must stories the loop selects (at most the story cap)."""
-    stories = items_of(_one(a, "user-stories"), "stories")
-    must = [s for s in select_stories(stories, len(stories)) if s.get("priority") == "must"]
+    """Planned must stories over min(must stories, story cap): independent of which ones the engine picked."""
+    must = [
+        str(s.get("id")) for s in items_of(_one(a, "user-stories"), "stories") if s.get("priority") == "must"
+    ]
     planned = {str(p.get("story_id")) for p in a.all("story-plan")}
     want = min(len(must), DEFAULT_STORY_CAP)
-    done = [str(s.get("id")) for s in must if str(s.get("id")) in planned]
     if want == 0:
         return MetricValue(1.0)
-    unplanned = [str(s.get("id")) for s in must[:want] if str(s.get("id")) not in planned]
-    value = min(1.0, len(done) / want)
-    return MetricValue(
-        value, ids_finding("selected must stories without a plan", unplanned) if value < 1 else ()
-    )
+    value = min(1.0, sum(1 for s in must if s in planned) / want)
+    unplanned = [s for s in must if s not in planned]
+    return MetricValue(value, ids_finding("must stories without a plan", unplanned) if value < 1 else ())
 
 
 @metric("critical_review_findings", "story-review")

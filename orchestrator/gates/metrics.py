@@ -31,16 +31,14 @@ __all__ = [
     "coverage",
     "count",
     "ids_finding",
-    "select_stories",
     "items_of",
     "required",
     "DEFAULT_STORY_CAP",
 ]
 
-#: Stories the story-loop plans at most when the run's budget does not say otherwise.
+#: Most stories the story-loop plans (the engine's ``MAX_STORIES``); the story-loop gate
+#: expects min(must stories, cap) of them planned, whichever the engine selected.
 DEFAULT_STORY_CAP = 8
-
-_PRIORITY_RANK = {"must": 0, "should": 1, "could": 2}
 
 
 @dataclass(frozen=True)
@@ -145,14 +143,3 @@ def items_of(content: Mapping[str, Any] | None, key: str) -> list[Mapping[str, A
         return []
     value = content.get(key)
     return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
-
-
-def select_stories(
-    stories: Sequence[Mapping[str, Any]], cap: int = DEFAULT_STORY_CAP
-) -> list[Mapping[str, Any]]:
-    """The stories the story-loop works on: must, then should, then could; cheaper first; at most ``cap``."""
-    ranked = sorted(
-        stories,
-        key=lambda s: (_PRIORITY_RANK.get(str(s.get("priority")), 3), s.get("points", 99), str(s.get("id"))),
-    )
-    return ranked[: max(cap, 0)]

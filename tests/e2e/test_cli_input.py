@@ -38,6 +38,8 @@ def test_bad_run_input_exits_2_and_writes_nothing(
     assert not out.exists()
 
 
-def test_resume_of_a_directory_without_a_run_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_resume_of_a_directory_without_a_run_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["resume", str(tmp_path)]) == 2
     assert "holds no run" in capsys.readouterr().err

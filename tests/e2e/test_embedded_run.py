@@ -6,8 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from ideamine import SchemaAgent, TaskInfo, catalogue_schemas, catalogue_tasks, hookimpl
 from ideamine.agents import AgentContext, Artifact
 from ideamine.embedded import EmbeddedRuntime
@@ -18,7 +16,9 @@ from ideamine.runfile import load_run_file
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "orchestrations"
 
 
-async def _run(tmp_path: Path, example: str, *, extra: tuple[Any, ...] = (), **overrides: Any) -> tuple[EmbeddedRuntime, str, Any]:
+async def _run(
+    tmp_path: Path, example: str, *, extra: tuple[Any, ...] = (), **overrides: Any
+) -> tuple[EmbeddedRuntime, str, Any]:
     request = load_run_file(str(EXAMPLES / example))
     if overrides:
         from dataclasses import replace
@@ -46,7 +46,15 @@ async def test_todo_example_completes_with_artifacts_gates_and_a_valid_ledger(tm
         events = [e.type for e in await rt.store.list_events(run_id, limit=100_000)]
         # acceptance 1: events in order for a phase
         intake = [e.type for e in await rt.store.list_events(run_id, limit=100_000) if e.phase == "intake"]
-        order = ["phase.started", "task.queued", "task.started", "task.succeeded", "phase.ready", "gate.passed", "phase.completed"]
+        order = [
+            "phase.started",
+            "task.queued",
+            "task.started",
+            "task.succeeded",
+            "phase.ready",
+            "gate.passed",
+            "phase.completed",
+        ]
         positions = [intake.index(t) for t in order]
         assert positions == sorted(positions), intake
         assert events[0] == "run.created" and events[-1] == "run.completed"
@@ -102,7 +110,9 @@ class _Plugin:
         return [_ForgetfulStoryWriter]
 
 
-async def test_gate_loop_converges_after_bad_output_and_third_party_agent_replaces_builtin(tmp_path: Path) -> None:
+async def test_gate_loop_converges_after_bad_output_and_third_party_agent_replaces_builtin(
+    tmp_path: Path,
+) -> None:
     rt, run_id, final = await _run(tmp_path, "todo-app.yaml", extra=(_Plugin(),))
     try:
         assert final.status is RunStatus.SUCCEEDED, final.status_reason
