@@ -24,9 +24,9 @@ from typing import Any, TypeVar
 
 from ideamine.canonical import canonical_json
 from ideamine.enums import TERMINAL_TASK_STATUSES, TaskStatus
-from ideamine.errors import Conflict, InvalidInput, StaleAttempt
+from ideamine.errors import BudgetExceeded, Conflict, InvalidInput, StaleAttempt
 from ideamine.store.ledger import iso_timestamp
-from ideamine.store.records import JSON, BudgetLimits, TaskRecord
+from ideamine.store.records import JSON, BudgetLimits, Event, NewTask, TaskRecord
 
 __all__ = [
     "THRESHOLDS",
@@ -49,6 +49,8 @@ __all__ = [
     "task_message",
     "new_crossings",
     "limits_exceeded",
+    "check_fits",
+    "single_run",
     "to_record",
     "limits_from_row",
     "limits_params",
@@ -268,6 +270,43 @@ def limits_exceeded(
     if limits.usd is not None and used_usd + reserved_usd + usd > limits.usd + 1e-9:
         return "usd"
     return None
+
+
+def check_fits(scope: Mapping[str, Any], *, tokens: int, usd: float) -> None:
+    """Refuse a reservation that would take a ``budget_scopes`` row past a limit.
+
+    Raises:
+        BudgetExceeded: naming the scope and the dimension that would overshoot.
+    """
+    dimension = limits_exceeded(
+        limits_from_row(scope, "limit"),
+        used_tokens=int(scope["used_tokens"]),
+        reserved_tokens=int(scope["reserved_tokens"]),
+        used_usd=float(scope["used_usd"]),
+        reserved_usd=float(scope["reserved_usd"]),
+        tokens=tokens,
+        usd=usd,
+    )
+    if dimension is not None:
+        raise BudgetExceeded(
+            f"reserving {tokens} tokens / ${usd:.4f} would overshoot the {scope['kind']} "
+            f"budget {scope['name'] or scope['run_id']} in {dimension}",
+            run_id=str(scope["run_id"]),
+            scope_id=str(scope["id"]),
+            dimension=dimension,
+        )
+
+
+def single_run(tasks: Sequence[NewTask], events: Sequence[Event]) -> str | None:
+    """The one run a batch of new tasks (and the batch's events) belongs to.
+
+    Raises:
+        InvalidInput: events were given for a batch that spans runs or is empty.
+    """
+    runs = {t.run_id for t in tasks}
+    if events and len(runs) != 1:
+        raise InvalidInput("events need a batch of tasks of exactly one run", field="events")
+    return next(iter(runs)) if runs else None
 
 
 # --------------------------------------------------------------- rows → records

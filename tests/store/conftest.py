@@ -155,7 +155,11 @@ def new_run(tenant: str = "acme", *, tokens: int | None = 100_000, usd: float | 
     return NewRun(
         tenant=tenant,
         title="Pet-sitting marketplace",
-        idea={"text": "A marketplace for pet sitters", "title": "PetSit", "constraints": {"budget_usd": 5000}},
+        idea={
+            "text": "A marketplace for pet sitters",
+            "title": "PetSit",
+            "constraints": {"budget_usd": 5000},
+        },
         phases=("intake", "ideation"),
         budget=BudgetLimits(tokens=tokens, usd=usd, wall_clock_seconds=3600.0),
         created_by="user-1",

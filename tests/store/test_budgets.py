@@ -22,7 +22,9 @@ async def run_scope_id(store: RunStore, **limits: int | float | None) -> tuple[s
 async def test_ensure_budget_scope_is_idempotent(store: RunStore) -> None:
     run_id, root = await run_scope_id(store)
     limits = BudgetLimits(tokens=1000, usd=1.0)
-    phase = await store.ensure_budget_scope(run_id, kind="phase", name="intake", limits=limits, parent_id=root)
+    phase = await store.ensure_budget_scope(
+        run_id, kind="phase", name="intake", limits=limits, parent_id=root
+    )
     again = await store.ensure_budget_scope(
         run_id, kind="phase", name="intake", limits=BudgetLimits(tokens=5), parent_id=root
     )
@@ -57,8 +59,12 @@ async def test_fifty_concurrent_reservations_never_overshoot(backend: Backend) -
 
 async def test_reservation_counts_against_ancestors(store: RunStore) -> None:
     run_id, root = await run_scope_id(store, tokens=100, usd=1.0)
-    phase = await store.ensure_budget_scope(run_id, kind="phase", name="prd", limits=BudgetLimits(), parent_id=root)
-    task = await store.ensure_budget_scope(run_id, kind="task", name=new_id(), limits=BudgetLimits(), parent_id=phase.id)
+    phase = await store.ensure_budget_scope(
+        run_id, kind="phase", name="prd", limits=BudgetLimits(), parent_id=root
+    )
+    task = await store.ensure_budget_scope(
+        run_id, kind="task", name=new_id(), limits=BudgetLimits(), parent_id=phase.id
+    )
     await store.reserve(task.id, tokens=60, usd=0.1)
     with pytest.raises(BudgetExceeded):  # the run scope has 40 tokens left
         await store.reserve(phase.id, tokens=50, usd=0.1)
@@ -115,7 +121,9 @@ async def test_concurrent_settles_record_each_threshold_once(backend: Backend) -
     store, other = backend.store, await backend.open_another()
     run_id, root = await run_scope_id(store, tokens=None, usd=1.0)
     reservations = [await store.reserve(root, tokens=0, usd=0.05) for _ in range(20)]
-    await asyncio.gather(*(s.settle(r, tokens=0, usd=0.05) for s, r in zip([store, other] * 10, reservations, strict=True)))
+    await asyncio.gather(
+        *(s.settle(r, tokens=0, usd=0.05) for s, r in zip([store, other] * 10, reservations, strict=True))
+    )
     events = await store.budget_events(run_id)
     assert sorted(e.threshold for e in events) == [50, 80, 95, 100]
     assert {e.dimension for e in events} == {"usd"}

@@ -45,7 +45,12 @@ async def test_chains_are_per_run(store: RunStore) -> None:
 async def test_concurrent_appends_keep_one_unbroken_chain(backend: Backend) -> None:
     store, other = backend.store, await backend.open_another()
     run = await make_run(store)
-    await asyncio.gather(*(s.append_events(run.id, [Event(f"e{i}"), Event(f"f{i}")]) for i, s in enumerate([store, other] * 10)))
+    await asyncio.gather(
+        *(
+            s.append_events(run.id, [Event(f"e{i}"), Event(f"f{i}")])
+            for i, s in enumerate([store, other] * 10)
+        )
+    )
     rows = await store.list_events(run.id)
     assert [r.seq for r in rows] == list(range(1, 42))
     assert (await store.verify_ledger(run.id)).ok
@@ -97,9 +102,15 @@ async def test_checkpoints_save_list_latest(store: RunStore) -> None:
     run = await make_run(store)
     assert await store.latest_checkpoint(run.id, "intake") is None
     first = await store.save_checkpoint(
-        run.id, "intake", attempt=1, state={"plan": ["a"], "artifacts": []}, events=[Event("checkpoint.saved")]
+        run.id,
+        "intake",
+        attempt=1,
+        state={"plan": ["a"], "artifacts": []},
+        events=[Event("checkpoint.saved")],
     )
-    second = await store.save_checkpoint(run.id, "intake", attempt=2, state={"plan": ["a"], "artifacts": ["x"]})
+    second = await store.save_checkpoint(
+        run.id, "intake", attempt=2, state={"plan": ["a"], "artifacts": ["x"]}
+    )
     other = await store.save_checkpoint(run.id, "ideation", attempt=1, state={})
     assert await store.list_checkpoints(run.id) == [first, second, other]
     assert await store.latest_checkpoint(run.id, "intake") == second

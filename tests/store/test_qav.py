@@ -19,7 +19,9 @@ SCORES = {"grounding": 0.9, "completeness": 0.8, "specificity": 0.85, "consisten
 
 async def test_questions_get_per_run_codes(store: RunStore) -> None:
     a, b = await make_run(store), await make_run(store)
-    q1 = await store.add_question(a.id, "prd", text="Who pays?", blocking=True, events=[Event("question.asked")])
+    q1 = await store.add_question(
+        a.id, "prd", text="Who pays?", blocking=True, events=[Event("question.asked")]
+    )
     q2 = await store.add_question(a.id, "prd", text="Which market?", blocking=False)
     other = await store.add_question(b.id, "prd", text="Who pays?", blocking=False)
     assert (q1.code, q2.code, other.code) == ("Q-001", "Q-002", "Q-001")
@@ -50,7 +52,13 @@ async def test_answer_question_is_guarded(store: RunStore) -> None:
     assert (waiting.status, waiting.deadline, waiting.scores) == (_Q.AWAITING_HUMAN, deadline, SCORES)
     with pytest.raises(Conflict):
         await store.answer_question(
-            q.id, expected=[_Q.OPEN], status=_Q.ACCEPTED, answer="x", confidence=1.0, scores={}, answered_by="agent"
+            q.id,
+            expected=[_Q.OPEN],
+            status=_Q.ACCEPTED,
+            answer="x",
+            confidence=1.0,
+            scores={},
+            answered_by="agent",
         )
     answered = await store.answer_question(
         q.id,
@@ -77,7 +85,13 @@ async def test_search_answers_finds_only_accepted_answers_of_the_run(store: RunS
     async def ask(run_id: str, text: str, answer: str, status: QuestionStatus) -> str:
         q = await store.add_question(run_id, "prd", text=text, blocking=False)
         await store.answer_question(
-            q.id, expected=[_Q.OPEN], status=status, answer=answer, confidence=0.9, scores=SCORES, answered_by="agent"
+            q.id,
+            expected=[_Q.OPEN],
+            status=status,
+            answer=answer,
+            confidence=0.9,
+            scores=SCORES,
+            answered_by="agent",
         )
         return q.id
 
@@ -85,7 +99,9 @@ async def test_search_answers_finds_only_accepted_answers_of_the_run(store: RunS
     human = await ask(run.id, "Which regions first?", "Launch in Lisbon then Porto", _Q.ANSWERED_BY_HUMAN)
     await ask(run.id, "Is there a subscription for sitters?", "Unsure, maybe a subscription", _Q.ASSUMED)
     await ask(other.id, "Pricing?", "A subscription for everyone", _Q.ACCEPTED)
-    unanswered = await store.add_question(run.id, "prd", text="What about subscription refunds?", blocking=False)
+    unanswered = await store.add_question(
+        run.id, "prd", text="What about subscription refunds?", blocking=False
+    )
 
     found = await store.search_answers(run.id, "subscription")
     assert [q.id for q in found] == [pricing]

@@ -80,7 +80,9 @@ async def test_transition_run_writes_status_reason_and_events(store: RunStore) -
         run.id, expected=[_R.PENDING], new=_R.RUNNING, events=[Event("run.started")]
     )
     assert running.status is _R.RUNNING and running.finished_at is None
-    done = await store.transition_run(run.id, expected=[_R.RUNNING], new=_R.SUCCEEDED, reason="all phases passed")
+    done = await store.transition_run(
+        run.id, expected=[_R.RUNNING], new=_R.SUCCEEDED, reason="all phases passed"
+    )
     assert done.status is _R.SUCCEEDED and done.status_reason == "all phases passed"
     assert done.finished_at is not None
     assert [e.type for e in await store.list_events(run.id)] == ["run.created", "run.started"]
@@ -114,11 +116,17 @@ async def test_transition_run_fenced_by_the_lease(store: RunStore) -> None:
     lease = await store.acquire_lease(run.id, owner="orch-a", ttl_seconds=30)
     assert lease is not None
     with pytest.raises(StaleAttempt):
-        await store.transition_run(run.id, expected=[_R.PENDING], new=_R.RUNNING, fence=("orch-b", lease.fence))
+        await store.transition_run(
+            run.id, expected=[_R.PENDING], new=_R.RUNNING, fence=("orch-b", lease.fence)
+        )
     with pytest.raises(StaleAttempt):
-        await store.transition_run(run.id, expected=[_R.PENDING], new=_R.RUNNING, fence=("orch-a", lease.fence + 1))
+        await store.transition_run(
+            run.id, expected=[_R.PENDING], new=_R.RUNNING, fence=("orch-a", lease.fence + 1)
+        )
     assert (await store.get_run(run.id)).status is _R.PENDING
-    moved = await store.transition_run(run.id, expected=[_R.PENDING], new=_R.RUNNING, fence=("orch-a", lease.fence))
+    moved = await store.transition_run(
+        run.id, expected=[_R.PENDING], new=_R.RUNNING, fence=("orch-a", lease.fence)
+    )
     assert moved.status is _R.RUNNING
 
 
@@ -136,11 +144,21 @@ async def test_update_run_budget_changes_run_and_run_scope(store: RunStore) -> N
 async def test_phase_execution_create_update_and_list(store: RunStore) -> None:
     run = await make_run(store)
     created = await store.upsert_phase_execution(
-        run.id, "intake", expected=None, status=PhaseStatus.PENDING, attempt=1, events=[Event("phase.planned")]
+        run.id,
+        "intake",
+        expected=None,
+        status=PhaseStatus.PENDING,
+        attempt=1,
+        events=[Event("phase.planned")],
     )
     assert created.status is PhaseStatus.PENDING and created.started_at is None
     running = await store.upsert_phase_execution(
-        run.id, "intake", expected=[PhaseStatus.PENDING], status=PhaseStatus.RUNNING, attempt=1, plan_hash="abc"
+        run.id,
+        "intake",
+        expected=[PhaseStatus.PENDING],
+        status=PhaseStatus.RUNNING,
+        attempt=1,
+        plan_hash="abc",
     )
     assert running.started_at is not None and running.plan_hash == "abc"
     done = await store.upsert_phase_execution(
@@ -154,7 +172,9 @@ async def test_phase_execution_create_update_and_list(store: RunStore) -> None:
     )
     assert (done.score, done.decision, done.plan_hash) == (92.5, GateDecision.PASS, "abc")
     assert done.finished_at is not None
-    await store.upsert_phase_execution(run.id, "ideation", expected=None, status=PhaseStatus.PENDING, attempt=1)
+    await store.upsert_phase_execution(
+        run.id, "ideation", expected=None, status=PhaseStatus.PENDING, attempt=1
+    )
     assert [p.phase for p in await store.list_phase_executions(run.id)] == ["intake", "ideation"]
     assert await store.get_phase_execution(run.id, "intake") == done
 
@@ -163,7 +183,9 @@ async def test_phase_execution_guards(store: RunStore) -> None:
     run = await make_run(store)
     await store.upsert_phase_execution(run.id, "intake", expected=None, status=PhaseStatus.RUNNING, attempt=1)
     with pytest.raises(Conflict):  # exists already
-        await store.upsert_phase_execution(run.id, "intake", expected=None, status=PhaseStatus.PENDING, attempt=1)
+        await store.upsert_phase_execution(
+            run.id, "intake", expected=None, status=PhaseStatus.PENDING, attempt=1
+        )
     with pytest.raises(Conflict):  # wrong expected status
         await store.upsert_phase_execution(
             run.id, "intake", expected=[PhaseStatus.PENDING], status=PhaseStatus.RUNNING, attempt=1
@@ -211,7 +233,10 @@ async def test_concurrent_lease_acquisition_has_one_winner(backend) -> None:  # 
     store, other = backend.store, await backend.open_another()
     run = await make_run(store)
     results = await asyncio.gather(
-        *(s.acquire_lease(run.id, owner=f"orch-{i}", ttl_seconds=60) for i, s in enumerate([store, other] * 5))
+        *(
+            s.acquire_lease(run.id, owner=f"orch-{i}", ttl_seconds=60)
+            for i, s in enumerate([store, other] * 5)
+        )
     )
     winners = [r for r in results if r is not None]
     assert len(winners) == 1 and winners[0].fence == 1

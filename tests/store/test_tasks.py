@@ -107,7 +107,9 @@ async def test_concurrent_commits_with_one_key_commit_once(backend) -> None:  # 
     outputs = [{"writer": i} for i in range(6)]
     results = await asyncio.gather(
         *(
-            s.commit_task_result(task.id, attempt=1, output=o, artifacts=[SPEC], events=[Event("task.succeeded")])
+            s.commit_task_result(
+                task.id, attempt=1, output=o, artifacts=[SPEC], events=[Event("task.succeeded")]
+            )
             for s, o in zip([store, other] * 3, outputs, strict=True)
         )
     )
@@ -147,7 +149,10 @@ async def test_artifact_versions_and_latest_only(store: RunStore) -> None:
     every = await store.list_artifacts(run.id, latest_only=False)
     assert [(a.key, a.version) for a in every] == [("ST-001", 1), ("ST-001", 2), ("ST-002", 1)]
     latest = await store.list_artifacts(run.id, type="story_plan")
-    assert [(a.key, a.version, a.content) for a in latest] == [("ST-001", 2, {"v": 2}), ("ST-002", 1, {"v": 1})]
+    assert [(a.key, a.version, a.content) for a in latest] == [
+        ("ST-001", 2, {"v": 2}),
+        ("ST-002", 1, {"v": 1}),
+    ]
     assert latest[0].input_artifact_ids == v2.input_artifact_ids
     assert await store.list_artifacts(run.id, phase="prd") == []
     assert await store.get_artifact(latest[0].id) == latest[0]

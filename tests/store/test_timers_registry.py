@@ -22,7 +22,12 @@ async def test_arm_timer_is_idempotent_per_key(store: RunStore) -> None:
     timer = await store.arm_timer(run.id, kind="stall", key="task-1", fire_at=fire_at, payload={"task": "t1"})
     again = await store.arm_timer(run.id, kind="stall", key="task-1", fire_at=PAST, payload={})
     assert again == timer
-    assert (timer.fire_at, timer.payload, timer.fired_at, timer.claimed_by) == (fire_at, {"task": "t1"}, None, None)
+    assert (timer.fire_at, timer.payload, timer.fired_at, timer.claimed_by) == (
+        fire_at,
+        {"task": "t1"},
+        None,
+        None,
+    )
     with pytest.raises(NotFound):
         await store.arm_timer(new_id(), kind="stall", key="x", fire_at=PAST, payload={})
 
@@ -31,7 +36,9 @@ async def test_claim_complete_and_cancel(store: RunStore) -> None:
     run = await make_run(store)
     due = await store.arm_timer(run.id, kind="retry", key="a", fire_at=PAST, payload={})
     later = await store.arm_timer(run.id, kind="retry", key="b", fire_at=PAST + timedelta(days=1), payload={})
-    future = await store.arm_timer(run.id, kind="timebox", key="prd", fire_at=PAST + timedelta(days=9999), payload={})
+    future = await store.arm_timer(
+        run.id, kind="timebox", key="prd", fire_at=PAST + timedelta(days=9999), payload={}
+    )
     claimed = await store.claim_due_timers(owner="orch-a", now=PAST + timedelta(days=2))
     assert [t.id for t in claimed] == [due.id, later.id]
     assert {t.claimed_by for t in claimed} == {"orch-a"}
@@ -56,7 +63,9 @@ async def test_claim_due_timers_filters_by_run(store: RunStore) -> None:
 async def test_concurrent_claimants_claim_each_timer_once(backend: Backend) -> None:
     store, other = backend.store, await backend.open_another()
     run = await make_run(store)
-    timers = [await store.arm_timer(run.id, kind="k", key=str(i), fire_at=PAST, payload={}) for i in range(30)]
+    timers = [
+        await store.arm_timer(run.id, kind="k", key=str(i), fire_at=PAST, payload={}) for i in range(30)
+    ]
     batches = await asyncio.gather(
         *(s.claim_due_timers(owner=f"orch-{i}", limit=4) for i, s in enumerate([store, other] * 6))
     )

@@ -28,7 +28,7 @@ from ideamine.store._shared import dumps, to_iso, utcnow
 from ideamine.store.ledger import GENESIS_HASH, row_hash
 from ideamine.store.records import Event, LedgerRecord
 
-__all__ = ["SqliteBase", "Tx", "SCHEMA_SQL", "SCHEMA_VERSION", "marks"]
+__all__ = ["SqliteBase", "Tx", "SCHEMA_SQL", "SCHEMA_VERSION", "marks", "where"]
 
 #: the schema script (tables, indexes, triggers, FTS) applied to a new file
 SCHEMA_SQL: str = resources.files("ideamine.store").joinpath("sqlite_schema.sql").read_text("utf-8")
@@ -59,6 +59,27 @@ def _param(value: Any) -> Any:
 def marks(values: Sequence[Any]) -> str:
     """``?, ?, ?`` for an ``IN (...)`` list of ``values``."""
     return ", ".join("?" for _ in values)
+
+
+def where(filters: Mapping[str, Any], *always: str) -> tuple[str, list[Any]]:
+    """A WHERE condition from optional filters, so listings never build SQL by hand.
+
+    Each ``column: value`` pair becomes ``column = ?``; a list or tuple value becomes
+    ``column IN (...)``; a key with its own operator (``"id <"``) is used as written.
+    ``None`` values and empty sequences mean "no filter". ``always`` conditions are
+    added as they are.
+    """
+    clauses, params = list(always), list[Any]()
+    for column, value in filters.items():
+        if value is None or (isinstance(value, list | tuple) and not value):
+            continue
+        if isinstance(value, list | tuple):
+            clauses.append(f"{column} IN ({marks(value)})")
+            params.extend(value)
+        else:
+            clauses.append(f"{column} ?" if " " in column else f"{column} = ?")
+            params.append(value)
+    return " AND ".join(clauses) or "1 = 1", params
 
 
 class Tx:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ideamine.errors import BudgetExceeded, Conflict
+from ideamine.errors import Conflict
 from ideamine.ids import new_id
-from ideamine.store._shared import limits_exceeded, limits_from_row, limits_params, new_crossings, to_record
+from ideamine.store._shared import check_fits, limits_from_row, limits_params, new_crossings, to_record
 from ideamine.store.records import (
     BudgetEventRecord,
     BudgetLimits,
@@ -96,23 +96,7 @@ class BudgetsMixin(SqliteBase):
         async with self._tx() as tx:
             chain = await _chain(tx, scope_id)
             for row in chain:
-                dimension = limits_exceeded(
-                    limits_from_row(row, "limit"),
-                    used_tokens=int(row["used_tokens"]),
-                    reserved_tokens=int(row["reserved_tokens"]),
-                    used_usd=float(row["used_usd"]),
-                    reserved_usd=float(row["reserved_usd"]),
-                    tokens=tokens,
-                    usd=usd,
-                )
-                if dimension is not None:
-                    raise BudgetExceeded(
-                        f"reserving {tokens} tokens / ${usd:.4f} would overshoot the {row['kind']} "
-                        f"budget {row['name'] or row['run_id']} in {dimension}",
-                        run_id=row["run_id"],
-                        scope_id=row["id"],
-                        dimension=dimension,
-                    )
+                check_fits(row, tokens=tokens, usd=usd)
             ids = [row["id"] for row in chain]
             await tx.run(
                 "UPDATE budget_scopes SET reserved_tokens = reserved_tokens + ?, reserved_usd = reserved_usd + ? "

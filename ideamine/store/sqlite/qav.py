@@ -17,7 +17,7 @@ from ideamine.store.records import (
     QuestionRecord,
     WaiverRecord,
 )
-from ideamine.store.sqlite._base import SqliteBase, Tx
+from ideamine.store.sqlite._base import SqliteBase, Tx, where
 
 __all__ = ["QavMixin"]
 
@@ -41,11 +41,8 @@ async def _insert_for_run(
 
 async def _list_for_run(tx: Tx, table: str, run_id: str, phase: str | None = None) -> list[dict[str, Any]]:
     """Rows of a run (optionally of one phase), oldest first."""
-    where, params = "run_id = ?", [run_id]
-    if phase is not None:
-        where += " AND phase = ?"
-        params.append(phase)
-    return await tx.all(f"SELECT * FROM {table} WHERE {where} ORDER BY created_at, id", params)
+    cond, params = where({"run_id": run_id, "phase": phase})
+    return await tx.all(f"SELECT * FROM {table} WHERE {cond} ORDER BY created_at, id", params)
 
 
 class QavMixin(SqliteBase):

@@ -7,7 +7,7 @@ import dataclasses
 from ideamine.errors import InvalidInput
 from ideamine.store._shared import to_record
 from ideamine.store.records import AgentHostRecord, LLMCallRecord
-from ideamine.store.sqlite._base import SqliteBase
+from ideamine.store.sqlite._base import SqliteBase, where
 
 __all__ = ["RegistryMixin"]
 
@@ -32,17 +32,9 @@ class RegistryMixin(SqliteBase):
         self, *, run_id: str | None = None, task_id: str | None = None
     ) -> list[LLMCallRecord]:
         """Model calls, oldest first, optionally of one run and/or task."""
-        where, params = ["1 = 1"], []
-        if run_id is not None:
-            where.append("run_id = ?")
-            params.append(run_id)
-        if task_id is not None:
-            where.append("task_id = ?")
-            params.append(task_id)
+        cond, params = where({"run_id": run_id, "task_id": task_id})
         async with self._tx(write=False) as tx:
-            rows = await tx.all(
-                f"SELECT * FROM llm_calls WHERE {' AND '.join(where)} ORDER BY created_at, id", params
-            )
+            rows = await tx.all(f"SELECT * FROM llm_calls WHERE {cond} ORDER BY created_at, id", params)
         return [to_record(LLMCallRecord, r) for r in rows]
 
     async def register_host(self, host: AgentHostRecord) -> AgentHostRecord:

@@ -9,7 +9,7 @@ from ideamine.enums import TASK_TRANSITIONS, TaskStatus
 from ideamine.ids import new_id
 from ideamine.store._shared import NOTICES_TOPIC, artifact_key, check_attempt, check_status, to_record
 from ideamine.store.records import JSON, ArtifactRecord, Event, NewArtifact, TaskRecord, TaskResultRecord
-from ideamine.store.sqlite._base import SqliteBase, Tx
+from ideamine.store.sqlite._base import SqliteBase, Tx, where
 from ideamine.store.sqlite.tasks import load_task
 
 __all__ = ["ResultsMixin"]
@@ -89,21 +89,15 @@ class ResultsMixin(SqliteBase):
         self, run_id: str, *, phase: str | None = None, type: str | None = None, latest_only: bool = True
     ) -> list[ArtifactRecord]:
         """Artifacts in creation order; by default only the newest version per (type, key)."""
-        where, params = ["a.run_id = ?"], [run_id]
-        if phase is not None:
-            where.append("a.phase = ?")
-            params.append(phase)
-        if type is not None:
-            where.append("a.type = ?")
-            params.append(type)
-        if latest_only:
-            where.append(
-                "a.version = (SELECT MAX(b.version) FROM artifacts b "
-                "WHERE b.run_id = a.run_id AND b.type = a.type AND b.key = a.key)"
-            )
+        latest = (
+            "a.version = (SELECT MAX(b.version) FROM artifacts b "
+            "WHERE b.run_id = a.run_id AND b.type = a.type AND b.key = a.key)"
+        )
+        filters = {"a.run_id": run_id, "a.phase": phase, "a.type": type}
+        cond, params = where(filters, *([latest] if latest_only else []))
         async with self._tx(write=False) as tx:
             rows = await tx.all(
-                f"SELECT a.* FROM artifacts a WHERE {' AND '.join(where)} ORDER BY a.created_at, a.id", params
+                f"SELECT a.* FROM artifacts a WHERE {cond} ORDER BY a.created_at, a.id", params
             )
         return [to_record(ArtifactRecord, r) for r in rows]
 

@@ -31,7 +31,7 @@ from ideamine.store.records import (
     PhaseExecutionRecord,
     RunRecord,
 )
-from ideamine.store.sqlite._base import SqliteBase, Tx, marks
+from ideamine.store.sqlite._base import SqliteBase, Tx, where
 from ideamine.store.sqlite.budgets import insert_scope
 
 __all__ = ["RunsMixin"]
@@ -99,20 +99,12 @@ class RunsMixin(SqliteBase):
     ) -> Page:
         """Runs newest first (ids are time-ordered), paged by the last id seen."""
         size = max(1, min(page_size, _MAX_PAGE))
-        where, params = ["1 = 1"], []
-        if tenant is not None:
-            where.append("tenant = ?")
-            params.append(tenant)
-        if statuses:
-            where.append(f"status IN ({marks(statuses)})")
-            params.extend(statuses)
-        after = decode_page_token(page_token)
-        if after is not None:
-            where.append("id < ?")
-            params.append(after)
+        cond, params = where(
+            {"tenant": tenant, "status": list(statuses), "id <": decode_page_token(page_token)}
+        )
         async with self._tx(write=False) as tx:
             rows = await tx.all(
-                f"SELECT * FROM runs WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
+                f"SELECT * FROM runs WHERE {cond} ORDER BY id DESC LIMIT ?",
                 [*params, size + 1],
             )
         items = [run_record(r) for r in rows[:size]]

@@ -20,14 +20,15 @@ from ideamine.store._shared import (
     TASKS_TOPIC,
     check_attempt,
     check_status,
+    single_run,
     task_message,
     to_record,
     utcnow,
 )
 from ideamine.store.records import JSON, Event, NewTask, OutboxRecord, TaskRecord
-from ideamine.store.sqlite._base import SqliteBase, Tx, marks
+from ideamine.store.sqlite._base import SqliteBase, Tx, marks, where
 
-__all__ = ["TasksMixin", "load_task", "single_run"]
+__all__ = ["TasksMixin", "load_task"]
 
 _T = TaskStatus
 _OPEN = [s for s in TaskStatus if s not in TERMINAL_TASK_STATUSES]
@@ -36,18 +37,6 @@ _OPEN = [s for s in TaskStatus if s not in TERMINAL_TASK_STATUSES]
 async def load_task(tx: Tx, task_id: str) -> TaskRecord:
     """The task row as a record; NotFound when missing."""
     return to_record(TaskRecord, await tx.get("tasks", task_id, what="task"))
-
-
-def single_run(tasks: Sequence[NewTask], events: Sequence[Event]) -> str | None:
-    """The one run a batch's events belong to.
-
-    Raises:
-        InvalidInput: events were given for a batch that spans runs or is empty.
-    """
-    runs = {t.run_id for t in tasks}
-    if events and len(runs) != 1:
-        raise InvalidInput("events need a batch of tasks of exactly one run", field="events")
-    return next(iter(runs)) if runs else None
 
 
 class TasksMixin(SqliteBase):
@@ -105,17 +94,9 @@ class TasksMixin(SqliteBase):
         self, run_id: str, *, phase: str | None = None, statuses: Sequence[TaskStatus] = ()
     ) -> list[TaskRecord]:
         """Tasks of a run, oldest first."""
-        where, params = ["run_id = ?"], [run_id]
-        if phase is not None:
-            where.append("phase = ?")
-            params.append(phase)
-        if statuses:
-            where.append(f"status IN ({marks(statuses)})")
-            params.extend(statuses)
+        cond, params = where({"run_id": run_id, "phase": phase, "status": list(statuses)})
         async with self._tx(write=False) as tx:
-            rows = await tx.all(
-                f"SELECT * FROM tasks WHERE {' AND '.join(where)} ORDER BY created_at, id", params
-            )
+            rows = await tx.all(f"SELECT * FROM tasks WHERE {cond} ORDER BY created_at, id", params)
         return [to_record(TaskRecord, r) for r in rows]
 
     async def start_task(
@@ -257,12 +238,9 @@ class TasksMixin(SqliteBase):
     # ------------------------------------------------------------------- outbox
     async def fetch_outbox(self, *, topic: str | None = None, limit: int = 500) -> list[OutboxRecord]:
         """Unpublished outbox rows, oldest first."""
-        where, params = "published_at IS NULL", []
-        if topic is not None:
-            where += " AND topic = ?"
-            params.append(topic)
+        cond, params = where({"topic": topic}, "published_at IS NULL")
         async with self._tx(write=False) as tx:
-            rows = await tx.all(f"SELECT * FROM outbox WHERE {where} ORDER BY id LIMIT ?", [*params, limit])
+            rows = await tx.all(f"SELECT * FROM outbox WHERE {cond} ORDER BY id LIMIT ?", [*params, limit])
         return [to_record(OutboxRecord, r) for r in rows]
 
     async def mark_published(self, outbox_ids: Sequence[int]) -> None:
