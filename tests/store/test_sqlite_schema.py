@@ -6,29 +6,17 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from enum import StrEnum
 from pathlib import Path
 
 import pytest
 
-from ideamine.enums import GateDecision, PhaseStatus, Policy, QuestionStatus, RunStatus, TaskStatus
 from ideamine.errors import StoreUnavailable
 from ideamine.ids import new_id
 from ideamine.store.sqlite import SCHEMA_VERSION, SqliteStore, open_sqlite
 from ideamine.store.sqlite.registry import HOST_STATUSES
 from tests.store.conftest import make_run
+from tests.store.schema_facts import ENUM_COLUMNS
 
-#: every status-like column and the enum whose member names its CHECK must list
-ENUM_COLUMNS: dict[tuple[str, str], type[StrEnum]] = {
-    ("runs", "policy"): Policy,
-    ("runs", "status"): RunStatus,
-    ("phase_executions", "status"): PhaseStatus,
-    ("phase_executions", "decision"): GateDecision,
-    ("tasks", "status"): TaskStatus,
-    ("task_results", "status"): TaskStatus,
-    ("questions", "status"): QuestionStatus,
-    ("gate_evaluations", "decision"): GateDecision,
-}
 #: SQLite-only tables: FTS5 (PostgreSQL uses a GIN index) and the AUTOINCREMENT counter
 SQLITE_ONLY = re.compile(r"^(answers_fts.*|sqlite_.*)$")
 

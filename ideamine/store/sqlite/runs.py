@@ -127,20 +127,12 @@ class RunsMixin(SqliteBase):
             if fence is not None:
                 await _check_fence(tx, run_id, fence)
             check_status(RUN_TRANSITIONS, RunStatus(row["status"]), new, expected, what="run", ident=run_id)
-            await tx.update(
-                "runs",
-                {
-                    "status": new,
-                    "status_reason": reason,
-                    "updated_at": tx.now,
-                    "finished_at": tx.now if new in TERMINAL_RUN_STATUSES else None,
-                },
-                "id = ?",
-                (run_id,),
-            )
-            await tx.append_events(run_id, events)
-            row = await tx.get("runs", run_id, what="run")
-        return run_record(row)
+            values = {
+                "status": new,
+                "status_reason": reason,
+                "finished_at": tx.now if new in TERMINAL_RUN_STATUSES else None,
+            }
+            return await _update_run(tx, run_id, values, events)
 
     async def update_run_budget(
         self, run_id: str, budget: BudgetLimits, *, events: Sequence[Event] = ()
@@ -150,25 +142,13 @@ class RunsMixin(SqliteBase):
         async with self._tx() as tx:
             await tx.get("runs", run_id, what="run")
             await tx.update(
-                "runs",
-                {
-                    "budget_tokens": tokens,
-                    "budget_usd": usd,
-                    "budget_wall_clock_seconds": wall,
-                    "updated_at": tx.now,
-                },
-                "id = ?",
-                (run_id,),
-            )
-            await tx.update(
                 "budget_scopes",
                 {"limit_tokens": tokens, "limit_usd": usd, "limit_wall_clock_seconds": wall},
                 "run_id = ? AND kind = 'run'",
                 (run_id,),
             )
-            await tx.append_events(run_id, events)
-            row = await tx.get("runs", run_id, what="run")
-        return run_record(row)
+            values = {"budget_tokens": tokens, "budget_usd": usd, "budget_wall_clock_seconds": wall}
+            return await _update_run(tx, run_id, values, events)
 
     # ------------------------------------------------------------------ phases
     async def upsert_phase_execution(
@@ -245,6 +225,13 @@ class RunsMixin(SqliteBase):
         if row is None:
             raise NotFound(f"phase execution {run_id}/{phase} not found", run_id=run_id, phase=phase)
         return to_record(PhaseExecutionRecord, row)
+
+
+async def _update_run(tx: Tx, run_id: str, values: dict[str, Any], events: Sequence[Event]) -> RunRecord:
+    """Write ``values`` (and updated_at) to the run, append ``events``, return the run."""
+    await tx.update("runs", {**values, "updated_at": tx.now}, "id = ?", (run_id,))
+    await tx.append_events(run_id, events)
+    return run_record(await tx.get("runs", run_id, what="run"))
 
 
 async def _check_fence(tx: Tx, run_id: str, fence: tuple[str, int]) -> None:
