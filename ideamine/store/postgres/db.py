@@ -97,17 +97,28 @@ class Database:
             await pool.close()
 
     def translate(self, exc: BaseException) -> BaseException:
-        """Map a connection-level failure to StoreUnavailable; leave everything else alone."""
-        lost = isinstance(exc, asyncpg.PostgresConnectionError | OSError | TimeoutError)
-        if isinstance(exc, asyncpg.PostgresError) and str(exc.sqlstate).startswith(_UNAVAILABLE_STATES):
-            lost = True
-        if isinstance(exc, asyncpg.InterfaceError) and (self._pool is None or self._pool._closing):
-            lost = True  # "pool is closed": the store was shut down under the caller
-        if isinstance(exc, asyncpg.ConnectionDoesNotExistError | asyncpg.InternalClientError):
-            lost = True
-        if lost:
-            return StoreUnavailable(f"database unavailable: {type(exc).__name__}: {exc}")
+        """Map a connection-level failure to StoreUnavailable; leave everything else alone.
+
+        The whole ``__context__`` chain is examined: asyncpg reports leaving a transaction
+        block on a connection the server terminated as a plain InterfaceError raised
+        *while handling* the real ConnectionDoesNotExistError.
+        """
+        link: BaseException | None = exc
+        while link is not None:
+            if self._is_lost(link):
+                return StoreUnavailable(f"database unavailable: {type(link).__name__}: {link}")
+            link = link.__context__
         return exc
+
+    def _is_lost(self, exc: BaseException) -> bool:
+        if isinstance(
+            exc, asyncpg.PostgresConnectionError | OSError | TimeoutError | asyncpg.InternalClientError
+        ):
+            return True
+        if isinstance(exc, asyncpg.PostgresError) and str(exc.sqlstate).startswith(_UNAVAILABLE_STATES):
+            return True
+        # "pool is closed": the store was shut down under the caller
+        return isinstance(exc, asyncpg.InterfaceError) and (self._pool is None or self._pool._closing)
 
     def _require_pool(self) -> asyncpg.Pool:
         if self._pool is None:
@@ -123,8 +134,9 @@ class Database:
         pool = self._require_pool()
         for attempt in range(MAX_RETRIES):
             try:
-                async with pool.acquire() as conn, conn.transaction():
-                    return await fn(conn)
+                async with pool.acquire() as conn:
+                    async with conn.transaction():
+                        return await fn(conn)
             except Exception as exc:
                 if _is_retryable(exc) and attempt + 1 < MAX_RETRIES:
                     await asyncio.sleep(min(0.002 * 2**attempt, 0.1) * random.random())
