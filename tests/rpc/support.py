@@ -95,7 +95,9 @@ def catalog_service(servicer: CatalogServicer | None = None) -> Service:
 def run_service(servicer: RunServicer) -> Service:
     """The RunService registration for GrpcServer."""
     return Service(
-        run_pb2.DESCRIPTOR.services_by_name["RunService"], servicer, run_pb2_grpc.add_RunServiceServicer_to_server
+        run_pb2.DESCRIPTOR.services_by_name["RunService"],
+        servicer,
+        run_pb2_grpc.add_RunServiceServicer_to_server,
     )
 
 

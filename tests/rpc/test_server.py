@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -60,7 +59,9 @@ async def test_port_zero_binds_and_serves_the_real_catalogue() -> None:
         assert server.port > 0
         assert server.address == f"127.0.0.1:{server.port}"
         async with channel_for(server.address) as channel:
-            reply = await catalog_pb2_grpc.CatalogServiceStub(channel).ListPhases(catalog_pb2.ListPhasesRequest())
+            reply = await catalog_pb2_grpc.CatalogServiceStub(channel).ListPhases(
+                catalog_pb2.ListPhasesRequest()
+            )
     assert [p.name for p in reply.phases] == list(load_catalogue().names)
     assert reply.phases[8].phase == common_pb2.PHASE_STORY_LOOP
     assert [t.key for t in reply.phases[0].tasks] == ["classify", "expand", "validate"]
@@ -78,7 +79,11 @@ async def test_health_follows_dependency_checks() -> None:
 
         queue.up = False  # gates only RunService (and the overall status)
         assert await server.check_health() == {"db": True, "queue": False}
-        assert [await health_of(channel, s) for s in ("", CATALOG, RUNS)] == [NOT_SERVING, SERVING, NOT_SERVING]
+        assert [await health_of(channel, s) for s in ("", CATALOG, RUNS)] == [
+            NOT_SERVING,
+            SERVING,
+            NOT_SERVING,
+        ]
 
         queue.up, db.up = True, False
         await server.check_health()
@@ -106,7 +111,9 @@ async def test_a_raising_or_hanging_check_counts_as_failing() -> None:
 
 async def test_the_poller_picks_up_changes_on_its_own() -> None:
     db = Dependency()
-    server = GrpcServer(services=[catalog_service()], health_checks=[HealthCheck("db", db.ping)], health_interval=0.01)
+    server = GrpcServer(
+        services=[catalog_service()], health_checks=[HealthCheck("db", db.ping)], health_interval=0.01
+    )
     async with server, channel_for(server.address) as channel:
         db.up = False
         stub = health_pb2_grpc.HealthStub(channel)
@@ -126,7 +133,9 @@ async def test_reflection_lists_the_services() -> None:
         async for reply in stub.ServerReflectionInfo(iter([request])):
             names = {s.name for s in reply.list_services_response.service}
             break
-        files = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(file_containing_symbol=CATALOG)]))
+        files = stub.ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(file_containing_symbol=CATALOG)])
+        )
         async for reply in files:
             assert reply.file_descriptor_response.file_descriptor_proto
             break
@@ -217,37 +226,39 @@ _SECOND_SIGNAL_SCRIPT = textwrap.dedent(
 
 @pytest.mark.timeout(60)
 async def test_a_second_signal_exits_at_once() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _SECOND_SIGNAL_SCRIPT], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _SECOND_SIGNAL_SCRIPT, cwd=ROOT, stdout=asyncio.subprocess.PIPE
     )
     try:
         assert proc.stdout is not None
-        port = int(proc.stdout.readline())
+        port = int(await proc.stdout.readline())
         async with channel_for(f"127.0.0.1:{port}") as channel:
             watch = watch_health(channel)
             call = run_pb2_grpc.RunServiceStub(channel).GetRun(run_pb2.GetRunRequest(run_id="r1"))
-            assert await asyncio.to_thread(proc.stdout.readline) == "entered\n"
+            assert await proc.stdout.readline() == b"entered\n"
             proc.send_signal(signal.SIGTERM)
             assert await statuses_until_closed(watch) == [SERVING, NOT_SERVING]
-            assert proc.poll() is None, "the first signal drains; grace is an hour"
-            proc.send_signal(signal.SIGTERM)  # grace is an hour: only the second signal ends it
-            rc = await asyncio.to_thread(proc.wait, 30)
+            assert proc.returncode is None, "the first signal drains; grace is an hour"
+            proc.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(30):
+                rc = await proc.wait()
             with pytest.raises(grpc.aio.AioRpcError):
                 await call
         assert rc == 128 + signal.SIGTERM
     finally:
-        if proc.poll() is None:
+        if proc.returncode is None:
             proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+            await proc.wait()
 
 
 async def test_configuration_errors_are_refused_early() -> None:
     with pytest.raises(ValueError, match="at least one"):
         GrpcServer(services=[])
     with pytest.raises(ValueError, match="not hosted"):
-        GrpcServer(services=[catalog_service()], health_checks=[HealthCheck("q", Dependency().ping, services=(RUNS,))])
+        GrpcServer(
+            services=[catalog_service()],
+            health_checks=[HealthCheck("q", Dependency().ping, services=(RUNS,))],
+        )
     server = GrpcServer(services=[catalog_service()])
     with pytest.raises(RuntimeError, match="not started"):
         _ = server.port

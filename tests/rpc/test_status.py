@@ -11,7 +11,15 @@ from google.rpc import code_pb2, error_details_pb2
 from ideamine import errors
 from ideamine._proto.ideamine.v1 import catalog_pb2, catalog_pb2_grpc, common_pb2, run_pb2, run_pb2_grpc
 from ideamine.rpc import GrpcServer, status_for
-from tests.rpc.support import SECRET, RunServicer, catalog_service, channel_for, detail, rich_status, run_service
+from tests.rpc.support import (
+    SECRET,
+    RunServicer,
+    catalog_service,
+    channel_for,
+    detail,
+    rich_status,
+    run_service,
+)
 
 
 @pytest.fixture
@@ -45,7 +53,9 @@ async def test_valid_request_still_succeeds_through_the_interceptor(channel) -> 
 
 async def test_not_found_exposes_only_public_details(channel) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await catalog_pb2_grpc.CatalogServiceStub(channel).GetAgent(catalog_pb2.GetAgentRequest(agent_name="x"))
+        await catalog_pb2_grpc.CatalogServiceStub(channel).GetAgent(
+            catalog_pb2.GetAgentRequest(agent_name="x")
+        )
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
     info = detail(rich_status(err.value), error_details_pb2.ErrorInfo)
     assert dict(info.metadata) == {"agent": "x", "retryable": "false"}  # no tenant
