@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any, TypeVar, cast
 
+import hiredis
 import redis.asyncio as aioredis
 from redis import exceptions as rexc
 
@@ -104,6 +105,32 @@ if #live > 0 then
 end
 return {{claimed, dead}}
 """
+
+
+class HiredisPackingConnection(aioredis.Connection):
+    """A TCP connection that serialises commands with hiredis (C) instead of in Python.
+
+    Why: redis-py's asyncio packer re-joins its buffer once per argument, which is
+    quadratic for a batch publish (one script call with ~20 arguments per message);
+    profiling showed it at half the batched publish time. The sync client already packs
+    with hiredis; this does the same for asyncio.
+    """
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        """Pack one command, splitting a multi-word command name like redis-py does."""
+        head = args[0]
+        if isinstance(head, str):
+            args = (*head.encode().split(), *args[1:])
+        elif b" " in head:
+            args = (*head.split(), *args[1:])
+        try:
+            return [hiredis.pack_command(args)]
+        except TypeError:  # a bytearray, say: hiredis takes bytes, str, int, float, memoryview
+            pass
+        try:
+            return [hiredis.pack_command(tuple(bytes(a) if isinstance(a, bytearray) else a for a in args))]  # type: ignore[arg-type]
+        except TypeError as exc:
+            raise rexc.DataError(str(exc)) from exc
 
 
 def _s(value: bytes | str) -> str:
@@ -314,5 +341,8 @@ class RedisStreamsQueue(StreamQueue):
     ) -> RedisStreamsQueue:
         """Connect lazily to ``redis://…``; the socket timeout outlasts the longest blocking read."""
         limits = limits or QueueLimits()
-        client = aioredis.Redis.from_url(url, socket_timeout=limits.max_block_ms / 1000 + 5)
+        extra: dict[str, Any] = {}
+        if url.startswith("redis://"):  # TLS and unix sockets keep redis-py's own classes
+            extra["connection_class"] = HiredisPackingConnection
+        client = aioredis.Redis.from_url(url, socket_timeout=limits.max_block_ms / 1000 + 5, **extra)
         return cls(client, prefix=prefix, limits=limits)
