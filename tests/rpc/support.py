@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
@@ -27,10 +28,10 @@ SECRET = "password=hunter2 at db.internal:5432"
 def phase_definition(p: PhaseSpec) -> catalog_pb2.PhaseDefinition:
     """A catalogue phase as its proto message."""
     return catalog_pb2.PhaseDefinition(
-        phase=phase_to_proto(p.name),
+        phase=phase_to_proto(p.name),  # type: ignore[arg-type]
         name=p.name,
         index=p.index,
-        needs=[phase_to_proto(n) for n in p.needs],
+        needs=[phase_to_proto(n) for n in p.needs],  # type: ignore[misc]
         parallelism=p.parallelism,
         tasks=[
             catalog_pb2.TaskDefinition(key=t.key, produces=t.produces, after=t.after, per_story=t.per_story)
@@ -40,7 +41,7 @@ def phase_definition(p: PhaseSpec) -> catalog_pb2.PhaseDefinition:
     )
 
 
-class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
+class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):  # type: ignore[misc]
     """ListPhases/GetPhase from the real catalogue; ListAgents is a bug on purpose."""
 
     async def ListPhases(self, request, context):
@@ -63,7 +64,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         raise NotFound(f"agent {request.agent_name!r} not found", agent=request.agent_name, tenant="t-secret")
 
 
-class RunServicer(run_pb2_grpc.RunServiceServicer):
+class RunServicer(run_pb2_grpc.RunServiceServicer):  # type: ignore[misc]
     """GetRun blocks until released (in-flight calls); WatchRun streams then fails."""
 
     def __init__(self) -> None:
@@ -116,7 +117,7 @@ def rich_status(err: grpc.aio.AioRpcError) -> status_pb2.Status:
     return status
 
 
-def detail(status: status_pb2.Status, cls: type) -> object | None:
+def detail(status: status_pb2.Status, cls: Any) -> Any:
     """The first detail of ``status`` of type ``cls`` (ErrorInfo, BadRequest, ...), unpacked."""
     for d in status.details:
         if d.Is(cls.DESCRIPTOR):

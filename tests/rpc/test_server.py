@@ -40,7 +40,7 @@ class Dependency:
 
 async def health_of(channel: grpc.aio.Channel, service: str = "") -> int:
     stub = health_pb2_grpc.HealthStub(channel)
-    return (await stub.Check(health_pb2.HealthCheckRequest(service=service))).status
+    return int((await stub.Check(health_pb2.HealthCheckRequest(service=service))).status)
 
 
 def watch_health(channel: grpc.aio.Channel, service: str = "") -> grpc.aio.UnaryStreamCall:

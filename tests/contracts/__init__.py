@@ -1,0 +1,1 @@
+"""Contract tests: the proto API, its generated code and its mirror of the Python enums."""
