@@ -128,3 +128,22 @@ def test_retry_after_becomes_retry_info() -> None:
     status = status_for(errors.LLMRetryable("overloaded", retry_after=1.5), correlation_id="c1")
     retry = detail(status, error_details_pb2.RetryInfo)
     assert retry.retry_delay.ToNanoseconds() == 1_500_000_000
+
+
+class _RefuseAll(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """An interceptor that refuses every call, as an authentication interceptor would."""
+
+    async def intercept_service(self, continuation, handler_call_details):
+        raise errors.Unauthenticated("missing bearer token")
+
+
+async def test_errors_raised_by_later_interceptors_are_mapped_too() -> None:
+    server = GrpcServer(services=[catalog_service()], interceptors=[_RefuseAll()])
+    async with server, channel_for(server.address) as ch:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await catalog_pb2_grpc.CatalogServiceStub(ch).ListPhases(catalog_pb2.ListPhasesRequest())
+    assert (err.value.code(), err.value.details()) == (
+        grpc.StatusCode.UNAUTHENTICATED,
+        "missing bearer token",
+    )
+    assert detail(rich_status(err.value), error_details_pb2.ErrorInfo).reason == "UNAUTHENTICATED"
