@@ -19,6 +19,8 @@ __all__ = [
     "ACTOR_WORDS",
     "SYSTEM_WORDS",
     "COMPETITORS",
+    "STATUS_QUO",
+    "status_quo",
 ]
 
 #: domain signal → words whose presence in the idea raises it
@@ -385,3 +387,18 @@ COMPETITORS: dict[str, tuple[str, ...]] = {
     "enterprise": ("Salesforce", "ServiceNow", "Monday.com"),
     "other": ("Notion", "Airtable", "Zapier"),
 }
+
+
+#: category → what users do today instead
+STATUS_QUO = {
+    "productivity": "paper notes, calendar entries and generic note apps",
+    "iot": "vendor portals per device type and exported spreadsheets",
+    "healthcare": "manual reads, fragmented PACS viewers and phone calls",
+    "fintech": "manual reconciliation in spreadsheets",
+    "enterprise": "spreadsheets, email threads and ad-hoc scripts",
+}
+
+
+def status_quo(category: str) -> str:
+    """What users of ``category`` rely on today (the incumbent every idea competes with)."""
+    return STATUS_QUO.get(category, "spreadsheets, email and manual work")

@@ -67,6 +67,10 @@ class Ctx:
             self._memo[artifact_type] = produce(Ctx(artifact_type, base, self._memo))
         return self._memo[artifact_type]
 
+    def derived(self) -> dict[str, JSON]:
+        """Upstream artifacts this request generated itself (none supplied by the engine)."""
+        return dict(self._memo)
+
     def items(self, artifact_type: str, key: str) -> list[Mapping[str, Any]]:
         """The objects under ``key`` of an upstream artifact."""
         value = self.upstream(artifact_type).get(key)

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 from ideamine.llm.offline.analysis import Analysis
-from ideamine.llm.offline.catalog import COMPETITORS
+from ideamine.llm.offline.catalog import COMPETITORS, status_quo
 from ideamine.llm.offline.ctx import JSON, Ctx, seq
 from ideamine.llm.offline.registry import generator
 from ideamine.llm.offline.text import cap, clip, human_list, words
 
-_STATUS_QUO = {
-    "productivity": "paper notes, calendar entries and generic note apps",
-    "iot": "vendor portals per device type and exported spreadsheets",
-    "healthcare": "manual reads, fragmented PACS viewers and phone calls",
-    "fintech": "manual reconciliation in spreadsheets",
-    "enterprise": "spreadsheets, email threads and ad-hoc scripts",
-}
 _PILLARS = {
     "offline": ("Works anywhere", "Every core action works without a connection and syncs safely later."),
     "mobile": ("Mobile-first speed", "The most frequent actions take a few taps on a phone."),
@@ -33,122 +26,6 @@ _PILLARS = {
 }
 _FIRST = "Ada Amara Bea Carlos Chen Dana Elif Femi Grace Hana Ines Jonas Kai Lena Malik Maya Noor Omar Priya Rafael Sofia Tomas Yara Zoe".split()
 _LAST = "Adeyemi Bauer Costa Dubois Eriksen Fischer Garcia Haddad Ito Jansen Kowalski Larsen Mendes Nakamura Okafor Patel Rossi Schmidt Tanaka Varga Weber Yilmaz".split()
-_RISKS = (
-    (
-        "technical",
-        "core",
-        "Core {noun} workflows are harder to build than estimated",
-        0.35,
-        3,
-        "Spike the riskiest flow in week 1; cut scope by priority, never by quality.",
-    ),
-    (
-        "market",
-        "",
-        "Users stay with {status_quo}",
-        0.4,
-        4,
-        "Validate with 10 target users before build; measure activation weekly.",
-    ),
-    (
-        "financial",
-        "",
-        "Budget of ${budget:,.0f} does not cover the planned scope",
-        0.3,
-        3,
-        "Fund must-have requirements first; track burn against the budget every sprint.",
-    ),
-    (
-        "schedule",
-        "",
-        "The {timeline} timeline slips",
-        0.35,
-        3,
-        "Fixed-scope milestones with a demo every two weeks; buffer of 15 %.",
-    ),
-    (
-        "security",
-        "",
-        "A breach exposes users' data",
-        0.15,
-        5,
-        "Threat model per feature, encryption, least privilege, incident runbook.",
-    ),
-    (
-        "technical",
-        "offline",
-        "Sync conflicts lose or duplicate edits",
-        0.3,
-        4,
-        "Deterministic conflict resolution with per-field merge and conflict tests.",
-    ),
-    (
-        "technical",
-        "iot",
-        "Ingestion cannot keep up with device bursts",
-        0.3,
-        4,
-        "Buffer in a durable queue; load-test at 3x the stated device rate.",
-    ),
-    (
-        "technical",
-        "ml",
-        "Model accuracy degrades on data from new sites",
-        0.35,
-        5,
-        "Per-site validation before go-live; drift monitoring; human review of every result.",
-    ),
-    (
-        "regulatory",
-        "compliance",
-        "{regimes} obligations delay launch",
-        0.35,
-        4,
-        "Map each obligation to a control early; engage an auditor before the beta.",
-    ),
-    (
-        "legal",
-        "health",
-        "Liability for a missed or wrong automated finding",
-        0.2,
-        5,
-        "Decision support only: a clinician signs every report; clear intended-use labelling.",
-    ),
-    (
-        "operational",
-        "multitenant",
-        "A tenant's data becomes visible to another tenant",
-        0.1,
-        5,
-        "Row-level security, tenant id in every key, isolation tests in CI.",
-    ),
-    (
-        "operational",
-        "realtime",
-        "Live updates overload clients or servers at peak",
-        0.25,
-        3,
-        "Throttle pushes, aggregate server-side, degrade to polling.",
-    ),
-    (
-        "people",
-        "",
-        "Key knowledge concentrates in one engineer",
-        0.3,
-        2,
-        "Pairing, written ADRs and runbooks; two reviewers on critical code.",
-    ),
-)
-
-
-def _fmt(template: str, a: Analysis) -> str:
-    return template.format(
-        noun=a.noun,
-        status_quo=_STATUS_QUO.get(a.category, "spreadsheets and manual work"),
-        budget=a.budget_usd,
-        timeline=a.timeline,
-        regimes=human_list(a.compliance) or "Regulatory",
-    )
 
 
 @generator("idea-classification")
@@ -189,7 +66,7 @@ def idea_spec(ctx: Ctx) -> JSON:
     a = ctx.a
     first = a.features[0].title.lower() if a.features else f"manage their {a.noun}s"
     problem = (
-        f"Today {a.target_users[0]} rely on {_STATUS_QUO.get(a.category, 'spreadsheets and manual work')} "
+        f"Today {a.target_users[0]} rely on {status_quo(a.category)} "
         f"to {first}; it is slow, error-prone and hard to keep consistent"
         + (f", and meeting {human_list(a.compliance)} on top is costly." if a.compliance else ".")
     )
@@ -271,7 +148,7 @@ def product_strategy(ctx: Ctx) -> JSON:
         "vision": clip(f"{a.title} is the simplest trustworthy way for {a.primary_user} to {headline}.", 600),
         "positioning": clip(
             f"For {human_list(a.target_users[:2])} who outgrew "
-            f"{_STATUS_QUO.get(a.category, 'manual work')}: {human_list([p[0].lower() for p in pillars])}.",
+            f"{status_quo(a.category)}: {human_list([p[0].lower() for p in pillars])}.",
             600,
         ),
         "pillars": [{"name": n, "description": d} for n, d in pillars],
@@ -318,7 +195,7 @@ def competitive_analysis(ctx: Ctx) -> JSON:
             "name": "Status quo",
             "kind": "status-quo",
             "strengths": ["Free and familiar"],
-            "weaknesses": [clip(f"{cap(_STATUS_QUO.get(a.category, 'manual work'))} do not scale", 200)],
+            "weaknesses": [clip(f"{cap(status_quo(a.category))} do not scale", 200)],
         }
     )
     return {
@@ -432,7 +309,7 @@ def personas(ctx: Ctx) -> JSON:
                 "summary": clip(f"{cap(role)}: needs {a.title} to fit into an already busy day.", 400),
                 "goals": [clip(x["scenario"].split(": ", 1)[-1], 200) for x in mine[:3]],
                 "pains": [
-                    clip(f"Today relies on {_STATUS_QUO.get(a.category, 'manual work')}", 200),
+                    clip(f"Today relies on {status_quo(a.category)}", 200),
                     rng.choice(
                         [
                             "Too many tools to switch between",
@@ -445,130 +322,3 @@ def personas(ctx: Ctx) -> JSON:
             }
         )
     return {"personas": out}
-
-
-def risk_list(a: Analysis) -> list[JSON]:
-    """The risks of the idea in register order (shared by the risk register and the critique)."""
-    chosen = [r for r in _RISKS if not r[1] or a.has(r[1])][: a.size(6, 8, 12)]
-    return [
-        {
-            "id": seq("RSK", i),
-            "title": clip(_fmt(title, a), 160),
-            "category": cat,
-            "probability": p,
-            "impact": imp,
-            "score": round(p * imp * 20, 1),
-            "mitigation": clip(_fmt(mit, a), 600),
-            "owner": {
-                "technical": "Tech lead",
-                "regulatory": "Compliance lead",
-                "legal": "Legal counsel",
-            }.get(cat, "Product lead"),
-        }
-        for i, (cat, _, title, p, imp, mit) in enumerate(chosen, 1)
-    ]
-
-
-@generator("risk-register")
-def risk_register(ctx: Ctx) -> JSON:
-    return {"risks": risk_list(ctx.a)}
-
-
-@generator("critique-report")
-def critique_report(ctx: Ctx) -> JSON:
-    a = ctx.a
-    risks = ctx.items("risk-register", "risks")
-    findings = []
-    for i, r in enumerate(sorted(risks, key=lambda r: -float(r.get("score", 0)))[: a.size(4, 6, 8)], 1):
-        severity = (
-            "critical"
-            if float(r.get("score", 0)) >= 35
-            else "high"
-            if float(r.get("score", 0)) >= 25
-            else "medium"
-        )
-        findings.append(
-            {
-                "id": seq("CRT", i),
-                "severity": severity,
-                "area": str(r.get("category")),
-                "finding": clip(
-                    f"{r.get('title')} (probability {r.get('probability')}, impact {r.get('impact')}).", 600
-                ),
-                "recommendation": clip(str(r.get("mitigation")), 600),
-                "resolved_by": str(r.get("id")) if severity in ("critical", "high") else None,
-            }
-        )
-    return {
-        "summary": clip(
-            f"{len(findings)} findings; every critical and high one is owned by a mitigated risk.", 800
-        ),
-        "findings": findings,
-    }
-
-
-@generator("counterfactuals")
-def counterfactuals(ctx: Ctx) -> JSON:
-    a = ctx.a
-    items = [
-        (
-            f"{cap(a.primary_user)} will switch from {_STATUS_QUO.get(a.category, 'manual work')}",
-            "Most keep the old habit",
-            "Slow activation and churn",
-            "Day-7 retention under 20 %",
-        ),
-        (
-            f"Customers pay for {a.title}",
-            "They expect it free or bundled",
-            "Revenue targets missed",
-            "Trial-to-paid under 2 %",
-        ),
-        (
-            f"The team can ship the must-haves within {a.timeline}",
-            "Core flows take twice as long",
-            "Launch slips",
-            "Sprint velocity below plan two sprints running",
-        ),
-        (
-            "One acquisition channel works",
-            "No channel reaches the audience at acceptable cost",
-            "CAC above LTV/3",
-            "Cost per signup rising week over week",
-        ),
-        (
-            f"The architecture handles {a.scale.users:,} users",
-            "Load grows faster than planned",
-            "Outages at peak",
-            "p95 latency trending above target",
-        ),
-    ]
-    if a.compliance:
-        items.append(
-            (
-                f"{human_list(a.compliance)} can be met with standard controls",
-                "An auditor requires bespoke evidence",
-                "Certification delays launch",
-                "Open audit findings after the readiness review",
-            )
-        )
-    if a.has("ml"):
-        items.append(
-            (
-                "The model generalises across sites",
-                "Accuracy drops on new scanners",
-                "Unsafe or useless results",
-                "Per-site sensitivity below the validated range",
-            )
-        )
-    return {
-        "items": [
-            {
-                "id": seq("ASM", i),
-                "assumption": clip(x, 300),
-                "scenario": f"{y}.",
-                "consequence": f"{z}.",
-                "signal": w,
-            }
-            for i, (x, y, z, w) in enumerate(items[: a.size(5, 6, 8)], 1)
-        ]
-    }

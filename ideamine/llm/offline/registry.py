@@ -14,7 +14,7 @@ __all__ = ["generator", "produce", "generate", "supported_types"]
 Generator = Callable[[Ctx], JSON]
 
 _GENERATORS: dict[str, Generator] = {}
-_MODULES = ("early", "product", "engineering", "security", "delivery", "release")
+_MODULES = ("early", "critique", "product", "bizdev", "engineering", "security", "delivery", "release")
 _loaded = False
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from ideamine.canonical import content_hash
 from ideamine.catalogue import load_catalogue
 from ideamine.llm.offline.ctx import JSON, Ctx
+from ideamine.llm.offline.product import trace_rows
 from ideamine.llm.offline.registry import generator
 from ideamine.llm.offline.text import clip, snake
 
@@ -85,14 +86,32 @@ def _index(ctx: Ctx) -> list[Mapping[str, Any]]:
         return list(ctx.index)
     cat = load_catalogue()
     out: list[Mapping[str, Any]] = []
-    for t, content in ctx.artifacts.items():
+    for t, content in (ctx.artifacts or ctx.derived()).items():
         if t in cat.artifact_types and t != "release-dossier" and isinstance(content, Mapping):
             out.append({"type": t, "phase": cat.producer_of(t)[0].name, "sha256": content_hash(content)})
     return out
 
 
+def _traceability(ctx: Ctx) -> list[JSON]:
+    cases = ctx.items("test-plan", "cases")
+    rows = trace_rows(ctx)
+    for row in rows:
+        acs = set(row["acceptance_ids"])
+        row["test_case_ids"] = [str(c.get("id")) for c in cases if acs & set(c.get("ac_ids", []))]
+    return rows
+
+
+def _threat_controls(ctx: Ctx) -> list[JSON]:
+    return [
+        {"threat_id": str(t.get("id")), "control_ids": list(t.get("control_ids", []))}
+        for t in ctx.items("threat-model", "threats")
+    ]
+
+
 @generator("release-dossier")
 def release_dossier(ctx: Ctx) -> JSON:
+    """Lists ``artifact_index`` (else the supplied artifacts, else the ones derived here) with hashes."""
+    trace, threats = _traceability(ctx), _threat_controls(ctx)
     index = [i for i in _index(ctx) if i.get("type") != "release-dossier"]
     artifacts = []
     for i in index:
@@ -104,27 +123,6 @@ def release_dossier(ctx: Ctx) -> JSON:
         if isinstance(i.get("id"), str):
             entry["id"] = i["id"]
         artifacts.append(entry)
-    stories = ctx.items("user-stories", "stories")
-    cases = ctx.items("test-plan", "cases")
-    prd = ctx.upstream("prd")
-    trace = []
-    for r in list(prd.get("requirements", [])) + list(prd.get("nfrs", [])):
-        rid = str(r.get("id"))
-        mine = [s for s in stories if rid in s.get("requirement_ids", [])]
-        acs = [str(c.get("id")) for s in mine for c in s.get("acceptance", [])]
-        tcs = [str(c.get("id")) for c in cases if set(c.get("ac_ids", [])) & set(acs)]
-        trace.append(
-            {
-                "requirement_id": rid,
-                "story_ids": [str(s.get("id")) for s in mine],
-                "acceptance_ids": acs,
-                "test_case_ids": tcs,
-            }
-        )
-    threats = [
-        {"threat_id": str(t.get("id")), "control_ids": list(t.get("control_ids", []))}
-        for t in ctx.items("threat-model", "threats")
-    ]
     given = ctx.context.get("gates")
     gates = [
         {
