@@ -45,7 +45,7 @@ from ideamine.queue.message import (
     RawFields,
 )
 
-__all__ = ["RedisStreamsQueue", "RedisBackend"]
+__all__ = ["RedisStreamsQueue", "RedisBackend", "HiredisPackingConnection"]
 
 T = TypeVar("T")
 
