@@ -97,8 +97,9 @@ for _, p in ipairs(pend) do
   end
 end
 local claimed = {{}}
-if #live > 0 then
-  for _, e in ipairs(redis.call('XCLAIM', KEYS[1], group, consumer, ARGV[3], unpack(live))) do
+for i = 1, #live, 500 do  -- slices keep unpack() under Lua's C-stack limit
+  local ids = {{unpack(live, i, math.min(i + 499, #live))}}
+  for _, e in ipairs(redis.call('XCLAIM', KEYS[1], group, consumer, ARGV[3], unpack(ids))) do
     local info = prev[e[1]]
     claimed[#claimed + 1] = {{e[1], e[2], info[2] + 1, info[1]}}
   end

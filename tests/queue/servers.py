@@ -7,7 +7,6 @@ other suites use, so they start their own ``redis-server`` on a free port.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import shutil
 import signal
 import socket
@@ -18,6 +17,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from ideamine.store.base import RunStore
+from ideamine.store.factory import open_store
 from tests.queue.helpers import eventually
 
 
@@ -100,22 +100,5 @@ class RedisServer:
 
 
 async def open_test_store(directory: Path) -> RunStore:
-    """A SQLite RunStore in ``directory``, through the store factory once it exists.
-
-    Skips the test when no SQLite store is importable yet (it is being written in
-    parallel); falls back to ``open_sqlite`` while ``ideamine.store.factory`` is missing.
-    """
-    url = f"sqlite:///{directory / 'run.db'}"
-    try:
-        from ideamine.store.factory import open_store  # type: ignore[import-not-found,unused-ignore]
-
-        opened = open_store(url)
-    except ImportError:
-        try:
-            from ideamine.store.sqlite import open_sqlite
-        except ImportError as exc:
-            pytest.skip(f"no SQLite RunStore importable yet: {exc}")
-        opened = open_sqlite(directory / "run.db")
-    store = await opened if inspect.isawaitable(opened) else opened
-    await store.open()  # idempotent per the protocol
-    return store  # type: ignore[no-any-return]
+    """A fresh SQLite RunStore in ``directory``, opened through the store factory."""
+    return await open_store(f"sqlite:///{directory / 'run.db'}")

@@ -154,3 +154,11 @@ async def test_acking_never_trims_pending_entries(make_queue: MakeQueue) -> None
     )
     assert [d.message for d in r.deliveries] == first[1::2]  # intact, in order
     assert [d.message for d in await q.consume("r2", count=10)] == second
+
+
+async def test_reclaim_takes_large_pending_lists(make_queue: MakeQueue) -> None:
+    q = await make_queue(max_in_flight=5000)
+    await q.publish(make_messages(1200))
+    assert len(await q.consume("dies", count=1200)) == 1200
+    r = await q.reclaim("rescuer", min_idle_ms=0, count=1200)
+    assert len(r.deliveries) == 1200 and {d.deliveries for d in r.deliveries} == {2}
