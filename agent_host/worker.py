@@ -28,6 +28,7 @@ from agent_host.context import build_context, task_info
 from ideamine.enums import TERMINAL_TASK_STATUSES, TaskStatus
 from ideamine.errors import AgentError, Conflict, IdeaMineError, NotFound, encode_task_error
 from ideamine.llm.base import LLMProvider
+from ideamine.llm.breaker import BreakerRegistry
 from ideamine.llm.client import MeteredLLM
 from ideamine.plugins import AgentRegistry
 from ideamine.queue.base import TaskQueue
@@ -59,6 +60,7 @@ class TaskWorker:
         lease_seconds: float = 15.0,
         heartbeat_seconds: float = 5.0,
         max_repairs: int = 2,
+        breakers: BreakerRegistry | None = None,
     ) -> None:
         self.store = store
         self.queue = queue
@@ -69,6 +71,8 @@ class TaskWorker:
         self.lease_seconds = lease_seconds
         self.heartbeat_seconds = heartbeat_seconds
         self.max_repairs = max_repairs
+        #: one circuit per provider/model for every task this worker runs
+        self.breakers = breakers or BreakerRegistry()
         self._inflight: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._agents: dict[str, Any] = {}
@@ -213,6 +217,7 @@ class TaskWorker:
             agent=task.agent,
             validate=self.registry.validator(task.agent),
             max_repairs=self.max_repairs,
+            breakers=self.breakers,
         )
 
         async def heartbeat() -> None:

@@ -19,6 +19,7 @@ from typing import Any
 from agent_host.worker import TaskWorker
 from ideamine.catalogue import Catalogue, load_catalogue
 from ideamine.llm.base import LLMProvider
+from ideamine.llm.breaker import BreakerRegistry
 from ideamine.plugins import AgentRegistry, get_plugin_manager
 from ideamine.queue import open_queue
 from ideamine.queue.base import TaskQueue
@@ -104,6 +105,7 @@ class EmbeddedRuntime:
             lease_seconds=self.lease_seconds,
             heartbeat_seconds=self.heartbeat_seconds,
             max_repairs=int(self.catalogue.defaults.retry.get("schema_repairs", 2)),
+            breakers=BreakerRegistry.from_catalogue(self.catalogue.defaults.circuit_breaker),
         )
         await self._recover()
         self._worker_task = asyncio.create_task(self.worker.run(), name="embedded-worker")
