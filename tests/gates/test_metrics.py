@@ -71,7 +71,7 @@ def test_risk_breadth_needs_five_risks_in_three_categories() -> None:
 
 
 def test_dossier_must_list_every_artifact_with_its_exact_hash() -> None:
-    prd = {"requirements": []}
+    prd: dict[str, Any] = {"requirements": []}
     plans = [{"story_id": "ST-001"}, {"story_id": "ST-002"}]
     listed = [
         {"type": "prd", "sha256": content_hash(prd)},

@@ -135,6 +135,19 @@ def threat_model(ctx: Ctx) -> JSON:
     }
 
 
+def _control(cid: str, family: str, refs: list[str]) -> JSON:
+    title, kind, desc = CONTROL_FAMILIES[family]
+    return {
+        "id": cid,
+        "title": title,
+        "family": family,
+        "kind": kind,
+        "description": desc,
+        "threat_ids": [],
+        "framework_refs": refs,
+    }
+
+
 @generator("security-controls")
 def security_controls(ctx: Ctx) -> JSON:
     a = ctx.a
@@ -144,32 +157,12 @@ def security_controls(ctx: Ctx) -> JSON:
         f: [f"{r} {req.split(' ')[0]}" for r in a.compliance for req, fams in REGIMES.get(r, ()) if f in fams]
         for f in plan
     }
-    controls: dict[str, JSON] = {}
-    for family, cid in plan.items():
-        title, kind, desc = CONTROL_FAMILIES[family]
-        controls[cid] = {
-            "id": cid,
-            "title": title,
-            "family": family,
-            "kind": kind,
-            "description": desc,
-            "threat_ids": [],
-            "framework_refs": refs[family][:12],
-        }
+    controls = {cid: _control(cid, family, refs[family][:12]) for family, cid in plan.items()}
     for t in threats:
         for cid in t.get("control_ids", []):
             if cid not in controls:  # a threat model from elsewhere: define what it references
                 family = STRIDE_FAMILIES.get(str(t.get("stride")), ("access-control",))[0]
-                title, kind, desc = CONTROL_FAMILIES[family]
-                controls[cid] = {
-                    "id": cid,
-                    "title": title,
-                    "family": family,
-                    "kind": kind,
-                    "description": desc,
-                    "threat_ids": [],
-                    "framework_refs": [],
-                }
+                controls[cid] = _control(cid, family, [])
             controls[cid]["threat_ids"].append(str(t.get("id")))
     return {"controls": [controls[k] for k in sorted(controls)][:60]}
 
