@@ -322,7 +322,12 @@ class RedisBackend:
 
 
 class RedisStreamsQueue(StreamQueue):
-    """The Redis Streams :class:`~ideamine.queue.base.TaskQueue`."""
+    """The Redis Streams :class:`~ideamine.queue.base.TaskQueue`.
+
+    Prefer :meth:`from_url`. A client passed in directly must have a socket timeout
+    longer than ``limits.max_block_ms`` (or none), or a long blocking ``consume`` would
+    be mistaken for a dead server; and it must not use ``decode_responses``.
+    """
 
     def __init__(
         self, client: aioredis.Redis, *, prefix: str = DEFAULT_PREFIX, limits: QueueLimits | None = None
