@@ -30,6 +30,8 @@ from typing import Any, TypeVar, cast
 import hiredis
 import redis.asyncio as aioredis
 from redis import exceptions as rexc
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 
 from ideamine.errors import QueueFull, QueueUnavailable
 from ideamine.queue._core import Claimed, RawEntry, StreamQueue, over_delivered_reason
@@ -350,5 +352,11 @@ class RedisStreamsQueue(StreamQueue):
         extra: dict[str, Any] = {}
         if url.startswith("redis://"):  # TLS and unix sockets keep redis-py's own classes
             extra["connection_class"] = HiredisPackingConnection
-        client = aioredis.Redis.from_url(url, socket_timeout=limits.max_block_ms / 1000 + 5, **extra)
+        # redis-py's from_url pools get no retries: a pooled connection the server closed
+        # (a restart, a failover) would fail its next command. Retrying a command whose
+        # reply was lost is at-least-once, which the queue already is.
+        retry = Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.25), retries=3)
+        client = aioredis.Redis.from_url(
+            url, socket_timeout=limits.max_block_ms / 1000 + 5, retry=retry, **extra
+        )
         return cls(client, prefix=prefix, limits=limits)

@@ -88,6 +88,20 @@ async def test_restart_mid_stream_loses_nothing(server: RedisServer, sig: signal
     await q.close()
 
 
+async def test_stale_pooled_connections_are_replaced_after_a_restart(server: RedisServer) -> None:
+    q = RedisStreamsQueue.from_url(server.url, prefix=f"dur-{new_id()}")
+    try:
+        await q.ensure()
+        await q.publish(make_messages(5))
+        # Fill the pool with several connections, then restart the server under them.
+        await asyncio.gather(*(q.queued_task_ids() for _ in range(4)))
+        await server.restart(signal.SIGTERM)
+        for _ in range(6):  # each call may pick another stale connection: none may fail
+            assert len(await q.queued_task_ids()) == 5
+    finally:
+        await q.close()
+
+
 async def test_flushall_then_reconciler_restores_every_unfinished_task(
     server: RedisServer, tmp_path: Path
 ) -> None:
