@@ -183,13 +183,7 @@ class StreamQueue:
         room = await self._room(consumer)
         if room <= 0 or count <= 0:
             return []
-        raws = await self.backend.read(
-            self.keys.tasks,
-            TASKS_GROUP,
-            consumer,
-            count=min(count, room),
-            block_ms=max(0, min(block_ms, self.limits.max_block_ms)),
-        )
+        raws = await self._read(self.keys.tasks, TASKS_GROUP, consumer, min(count, room), block_ms)
         return await self._accept(raws, consumer)
 
     async def ack(self, deliveries: Sequence[Delivery[TaskMessage]]) -> int:
@@ -259,13 +253,7 @@ class StreamQueue:
         self, consumer: str, *, count: int = 100, block_ms: int = 0
     ) -> list[Delivery[Notice]]:
         """Take new notices; malformed ones are acked away (logged)."""
-        raws = await self.backend.read(
-            self.keys.notices,
-            NOTICES_GROUP,
-            consumer,
-            count=count,
-            block_ms=max(0, min(block_ms, self.limits.max_block_ms)),
-        )
+        raws = await self._read(self.keys.notices, NOTICES_GROUP, consumer, count, block_ms)
         return await self._decode_notices(raws, consumer)
 
     async def reclaim_notices(
@@ -317,6 +305,12 @@ class StreamQueue:
             )
             self._inflight[consumer] = held
         return self.limits.max_in_flight - len(held)
+
+    async def _read(
+        self, stream: str, group: str, consumer: str, count: int, block_ms: int
+    ) -> list[RawEntry]:
+        block = max(0, min(block_ms, self.limits.max_block_ms))
+        return await self.backend.read(stream, group, consumer, count=count, block_ms=block)
 
     def _forget(self, deliveries: Sequence[Delivery[TaskMessage]]) -> None:
         for d in deliveries:
