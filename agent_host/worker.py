@@ -13,6 +13,14 @@ One worker per agent host process (or one in the embedded process). For each del
 5. Validate every artifact against the agent's schema, then commit result + artifacts +
    ledger events + completion notice in one transaction; only then ack.
 6. Failures are recorded with their reason and retryable flag (the engine heals).
+
+How the agent runs is pluggable (:data:`AgentRunner`): in this process by default, or in
+a resource-limited child process (``agent_host.isolation.ProcessRunner``). Either way the
+worker keeps the lease, the metered model client and the commit in this process.
+
+Draining (``drain(grace)``) stops taking work and lets in-flight tasks finish; tasks still
+running when the grace runs out are cancelled and re-queued as a new attempt at once,
+instead of waiting for their lease to expire on another host.
 """
 
 from __future__ import annotations
@@ -20,25 +28,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from agent_host.context import build_context, task_info
+from ideamine.agents import AgentContext, Artifact, TaskInfo
 from ideamine.enums import TERMINAL_TASK_STATUSES, TaskStatus
 from ideamine.errors import AgentError, Conflict, IdeaMineError, NotFound, encode_task_error
 from ideamine.llm.base import LLMProvider
 from ideamine.llm.breaker import BreakerRegistry
 from ideamine.llm.client import MeteredLLM
-from ideamine.plugins import AgentRegistry
+from ideamine.plugins import AgentEntry, AgentRegistry
 from ideamine.queue.base import TaskQueue
 from ideamine.queue.message import Delivery, TaskMessage
 from ideamine.store.base import RunStore
 from ideamine.store.records import Event, NewArtifact, TaskRecord
 
-__all__ = ["TaskWorker"]
+__all__ = ["AgentRunner", "TaskWorker"]
 
 log = logging.getLogger(__name__)
+
+#: runs one agent task and returns what the agent produced (validated by the worker after)
+AgentRunner = Callable[[AgentEntry, AgentContext, TaskInfo], Awaitable[Sequence[Artifact]]]
 
 
 class TaskWorker:
@@ -46,6 +58,11 @@ class TaskWorker:
 
     Lifecycle: ``await worker.run()`` until ``shutdown()``; ``drain()`` stops taking new
     work and waits for in-flight tasks.
+
+    Args:
+        runner: how an agent runs (default: awaited in this process).
+        on_settled: called (synchronously) each time a delivery has been handled, e.g. to
+            wake an outbox publisher so the completion notice goes out promptly.
     """
 
     def __init__(
@@ -61,6 +78,8 @@ class TaskWorker:
         heartbeat_seconds: float = 5.0,
         max_repairs: int = 2,
         breakers: BreakerRegistry | None = None,
+        runner: AgentRunner | None = None,
+        on_settled: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.queue = queue
@@ -76,12 +95,51 @@ class TaskWorker:
         self._inflight: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._agents: dict[str, Any] = {}
+        self._runner: AgentRunner = runner or self._run_in_process
+        self._on_settled = on_settled
+        #: tasks this worker committed as SUCCEEDED / recorded as FAILED
         self.completed = 0
+        self.failed = 0
+
+    @property
+    def busy(self) -> int:
+        """Deliveries being handled right now."""
+        return len(self._inflight)
+
+    @property
+    def running_task_ids(self) -> list[str]:
+        """Ids of the tasks being handled right now (sorted)."""
+        return sorted({t.get_name().removeprefix("task:") for t in self._inflight})
+
+    @property
+    def draining(self) -> bool:
+        """True once :meth:`drain` or :meth:`shutdown` was called."""
+        return self._stopping.is_set()
 
     def _agent(self, name: str) -> Any:
         if name not in self._agents:
             self._agents[name] = self.registry.get(name).cls()
         return self._agents[name]
+
+    async def _run_in_process(
+        self, entry: AgentEntry, context: AgentContext, info: TaskInfo
+    ) -> Sequence[Artifact]:
+        result: Sequence[Artifact] = await self._agent(entry.name).run(context, info)
+        return result
+
+    def _spawn(self, delivery: Delivery[TaskMessage]) -> None:
+        if self._stopping.is_set():
+            # taken while a drain began (a blocking read was in flight): left pending,
+            # it is reclaimed after the lease like a crashed host's entry
+            return
+        t = asyncio.create_task(self.handle(delivery), name=f"task:{delivery.message.task_id}")
+        self._inflight.add(t)
+        t.add_done_callback(self._settled)
+
+    def _settled(self, t: asyncio.Task[None]) -> None:
+        self._inflight.discard(t)
+        if self._on_settled is not None:
+            self._on_settled()
 
     async def run(self) -> None:
         """Consume and run tasks until :meth:`shutdown` or :meth:`drain`."""
@@ -98,9 +156,7 @@ class TaskWorker:
                 await self._reclaim()
             deliveries = await self.queue.consume(self.consumer, count=free, block_ms=200)
             for d in deliveries:
-                t = asyncio.create_task(self.handle(d), name=f"task:{d.message.task_id}")
-                self._inflight.add(t)
-                t.add_done_callback(self._inflight.discard)
+                self._spawn(d)
         await self._wait_inflight()
 
     async def _reclaim(self) -> None:
@@ -113,9 +169,7 @@ class TaskWorker:
             if task_id:
                 await self._mark_dead(str(task_id), getattr(dead, "reason", "deliveries exhausted"))
         for d in result.deliveries:
-            t = asyncio.create_task(self.handle(d), name=f"task:{d.message.task_id}")
-            self._inflight.add(t)
-            t.add_done_callback(self._inflight.discard)
+            self._spawn(d)
 
     async def _mark_dead(self, task_id: str, reason: str) -> None:
         with contextlib.suppress(NotFound, Conflict):
@@ -134,9 +188,20 @@ class TaskWorker:
         if self._inflight:
             await asyncio.gather(*self._inflight, return_exceptions=True)
 
-    async def drain(self) -> None:
-        """Stop taking work and wait for in-flight tasks to finish."""
+    async def drain(self, grace: float | None = None) -> None:
+        """Stop taking work and wait for in-flight tasks to finish.
+
+        Args:
+            grace: seconds in-flight tasks may still take (None: as long as they need).
+                Tasks still running afterwards are cancelled and re-queued as a new
+                attempt, so another host picks them up without waiting for the lease.
+        """
         self._stopping.set()
+        if not self._inflight:
+            return
+        _, pending = await asyncio.wait(set(self._inflight), timeout=grace)
+        for t in pending:
+            t.cancel()
         await self._wait_inflight()
 
     def shutdown(self) -> None:
@@ -160,10 +225,45 @@ class TaskWorker:
             await self._handle(delivery)
         except IdeaMineError as exc:
             log.warning("task %s attempt %s: %s", msg.task_id, msg.attempt, exc.message)
+        except asyncio.CancelledError:
+            if self._stopping.is_set():
+                await self._release(delivery)
+            raise
         except Exception:  # a bug must not kill the consumer loop; the lease heals the task
             log.exception("task %s attempt %s crashed the worker path", msg.task_id, msg.attempt)
             return
         await self.queue.ack([delivery])
+
+    async def _release(self, delivery: Delivery[TaskMessage]) -> None:
+        """Hand a task cut short by a drain back to the queue as a new attempt.
+
+        Only a task this worker started is re-queued (fenced by attempt and worker); the
+        entry is acked once the new attempt's outbox row exists. Anything else stays
+        pending and is reclaimed after the lease, as after a crash.
+        """
+        msg = delivery.message
+        try:
+            task = await self.store.get_task(msg.task_id)
+            if task.status is not TaskStatus.RUNNING or task.attempt != msg.attempt:
+                return
+            if task.worker != self.consumer:
+                return
+            await self.store.requeue_task(
+                task.id,
+                attempt=task.attempt,
+                reason="agent host draining",
+                events=[
+                    Event(
+                        "task.retried",
+                        {"reason": "agent host draining", "attempt": task.attempt + 1},
+                        phase=task.phase,
+                        task_id=task.id,
+                    )
+                ],
+            )
+            await self.queue.ack([delivery])
+        except IdeaMineError as exc:
+            log.warning("could not release task %s on drain: %s", msg.task_id, exc.message)
 
     async def _handle(self, delivery: Delivery[TaskMessage]) -> None:
         msg = delivery.message
@@ -206,7 +306,7 @@ class TaskWorker:
         await self._execute(task, delivery)
 
     async def _execute(self, task: TaskRecord, delivery: Delivery[TaskMessage]) -> None:
-        agent = self._agent(task.agent)
+        entry = self.registry.get(task.agent)
         llm = MeteredLLM(
             self.provider,
             store=self.store,
@@ -233,10 +333,11 @@ class TaskWorker:
             if task.deadline is not None:
                 timeout = max((task.deadline - datetime.now(UTC)).total_seconds(), 0.001)
             async with asyncio.timeout(timeout):
-                produced = await agent.run(context, task_info(task))
+                produced = await self._runner(entry, context, task_info(task))
             artifacts = self._validated(task, produced)
         except Exception as exc:
             beat.cancel()
+            self.failed += 1
             status = TaskStatus.FAILED
             await self.store.fail_task(
                 task.id,

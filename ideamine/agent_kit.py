@@ -92,6 +92,7 @@ class SchemaAgent:
             "answers": [dict(a) for a in context.answers],
             "phase": task.phase,
             "task": task.task_key,
+            **{k: v for k, v in context.run_summary.items() if k in ("gates", "cost")},
         }
 
     async def run(self, context: AgentContext, task: TaskInfo) -> list[Artifact]:

@@ -122,7 +122,11 @@ class AgentContext:
     artifact_index: tuple[Mapping[str, Any], ...] = ()
     story: Mapping[str, Any] | None = None
     feedback: tuple[str, ...] = ()
+    #: what the engine put in this task's input beyond the run's artifacts (e.g. questions to answer)
+    task_input: Mapping[str, Any] = field(default_factory=dict)
     answers: tuple[Mapping[str, Any], ...] = ()
+    #: the run so far: latest gate result per phase (``gates``) and model spend (``cost``)
+    run_summary: Mapping[str, Any] = field(default_factory=dict)
     budget_left: BudgetLeft = field(default_factory=BudgetLeft)
     heartbeat: Callable[[], Awaitable[None]] = _no_heartbeat
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)

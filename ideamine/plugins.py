@@ -30,6 +30,7 @@ from ideamine.errors import PluginError
 __all__ = [
     "ENTRY_POINT_GROUP",
     "BUILTIN_PREFIX",
+    "ANY_PHASE",
     "get_plugin_manager",
     "AgentEntry",
     "PlannedTask",
@@ -40,6 +41,8 @@ __all__ = [
 ENTRY_POINT_GROUP = "ideamine.agents"
 #: module prefix of the built-in plugins shipped with IdeaMine
 BUILTIN_PREFIX = "plugins."
+#: the ``phase`` of an agent that serves every phase outside the phase plans (e.g. the clarifier)
+ANY_PHASE = "*"
 
 
 def _load_entry_point(pm: pluggy.PluginManager, ep: EntryPoint) -> None:
@@ -122,10 +125,12 @@ def _validate_agent(cls: Any, plugin: str, catalogue: Catalogue) -> None:
             raise PluginError(f"agent class {cls!r} has no {attr!r}", plugin=plugin)
     if not inspect.iscoroutinefunction(getattr(cls, "run", None)):
         raise PluginError(f"agent {cls.name!r}: run() must be an async method", plugin=plugin)
-    phase = catalogue.phase(cls.phase) if cls.phase in catalogue.names else None
-    if phase is None:
+    if cls.phase == ANY_PHASE:
+        catalogue_keys = {}
+    elif cls.phase in catalogue.names:
+        catalogue_keys = {t.key: t for t in catalogue.phase(cls.phase).tasks}
+    else:
         raise PluginError(f"agent {cls.name!r} names unknown phase {cls.phase!r}", plugin=plugin)
-    catalogue_keys = {t.key: t for t in phase.tasks}
     for key, decl in cls.tasks.items():
         if not isinstance(decl, TaskDecl):
             raise PluginError(f"agent {cls.name!r}: task {key!r} must be a TaskDecl", plugin=plugin)
@@ -184,7 +189,7 @@ class AgentRegistry:
     def agents(self) -> list[AgentEntry]:
         """Every registered agent, sorted by phase order then name."""
         order = {n: i for i, n in enumerate(self.catalogue.names)}
-        return sorted(self._by_name.values(), key=lambda e: (order[e.phase], e.name))
+        return sorted(self._by_name.values(), key=lambda e: (order.get(e.phase, len(order)), e.name))
 
     def get(self, name: str) -> AgentEntry:
         """The agent called ``name`` (KeyError when unknown)."""

@@ -43,8 +43,37 @@ def _provider(spec: str) -> Any:
     return make_provider(spec, anthropic=anthropic_cfg)
 
 
+async def _answer(store: Any, run_id: str, answers: list[str]) -> None:
+    """Record human answers given as CODE=TEXT (e.g. Q-003=Families come first)."""
+    from ideamine.enums import QuestionStatus
+
+    by_code = {q.code: q for q in await store.list_questions(run_id)}
+    for item in answers:
+        code, sep, text = item.partition("=")
+        q = by_code.get(code.strip())
+        if not sep or not text.strip():
+            raise InvalidInput(f"--answer takes CODE=TEXT, got {item!r}", field="answer")
+        if q is None:
+            raise InvalidInput(f"no question {code.strip()!r} in this run", field="answer")
+        await store.answer_question(
+            q.id,
+            expected=[QuestionStatus.AWAITING_HUMAN, QuestionStatus.OPEN],
+            status=QuestionStatus.ANSWERED_BY_HUMAN,
+            answer=text.strip(),
+            confidence=1.0,
+            scores={},
+            answered_by="human:cli",
+        )
+
+
 async def _drive(
-    out: Path, model: str, run_id: str | None, request: Any, quiet: bool, raised: BudgetLimits | None
+    out: Path,
+    model: str,
+    run_id: str | None,
+    request: Any,
+    quiet: bool,
+    raised: BudgetLimits | None,
+    answers: list[str] | None = None,
 ) -> int:
     from ideamine.cli.progress import ProgressPrinter
     from ideamine.embedded import DB_FILE, EmbeddedRuntime
@@ -59,7 +88,9 @@ async def _drive(
             (out / RUN_META).write_text(
                 json.dumps({"run_id": run_id, "model": model}, indent=2) + "\n", encoding="utf-8"
             )
-        elif raised is not None:
+        if run_id is not None and answers:
+            await _answer(rt.store, run_id, answers)
+        if run_id is not None and raised is not None:
             run = await rt.store.get_run(run_id)
             budget = replace(
                 run.budget,
@@ -141,7 +172,9 @@ def _resume(args: argparse.Namespace) -> int:
     raised = None
     if args.budget_usd is not None or args.budget_tokens is not None:
         raised = BudgetLimits(tokens=args.budget_tokens, usd=args.budget_usd)
-    return asyncio.run(_drive(out, args.model or meta["model"], meta["run_id"], None, args.quiet, raised))
+    return asyncio.run(
+        _drive(out, args.model or meta["model"], meta["run_id"], None, args.quiet, raised, args.answer or [])
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -164,5 +197,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     r.add_argument("--budget-usd", type=float, help="raise the run's USD budget before resuming")
     r.add_argument("--budget-tokens", type=int, help="raise the run's token budget before resuming")
     r.add_argument("--model", help="override the model the run was started with")
+    r.add_argument(
+        "--answer",
+        action="append",
+        metavar="CODE=TEXT",
+        help="answer a waiting question, e.g. Q-003='Parents first'",
+    )
     r.add_argument("--quiet", action="store_true", help="no live progress")
     r.set_defaults(handler=_resume)

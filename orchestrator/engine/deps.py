@@ -26,6 +26,8 @@ class EngineSettings:
     max_task_retries: int = 4
     retry_initial_seconds: float = 1.0
     retry_max_seconds: float = 60.0
+    #: how long a blocking question waits for a human before its assumption stands
+    answer_deadline_seconds: float = 24 * 3600.0
 
 
 @dataclass

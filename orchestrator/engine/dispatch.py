@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import enum
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ideamine.canonical import content_hash
 from ideamine.catalogue import PhaseSpec
 from ideamine.enums import RunStatus, TaskStatus
 from ideamine.errors import decode_task_error
@@ -56,6 +57,7 @@ class Dispatcher:
         self.run = run
         self.spec = spec
         self._scope_id: str | None = None
+        self._extra: Mapping[str, Mapping[str, Any]] = {}
 
     async def _phase_scope(self) -> str:
         if self._scope_id is None:
@@ -75,9 +77,20 @@ class Dispatcher:
         return self._scope_id
 
     async def dispatch(
-        self, slots: Sequence[TaskSlot], *, attempt: int, rerun: set[str] | None, feedback: Sequence[str]
+        self,
+        slots: Sequence[TaskSlot],
+        *,
+        attempt: int,
+        rerun: set[str] | None,
+        feedback: Sequence[str],
+        extra_input: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> DispatchOutcome:
-        """Run the attempt's slots to completion (or until something stops it)."""
+        """Run the attempt's slots to completion (or until something stops it).
+
+        ``extra_input`` adds fields to the input of the task of each slot key (e.g. the
+        questions a clarifier task must answer).
+        """
+        self._extra = extra_input or {}
         while True:
             run = await self.store.get_run(self.run.id)
             if run.status is not RunStatus.RUNNING:
@@ -209,7 +222,12 @@ class Dispatcher:
         new: list[NewTask] = []
         for slot in ready:
             fb = list(feedback) if rerun is not None and slot.key in rerun else []
-            payload: dict[str, Any] = {"task": slot.task.key, "budget_scope_id": scope_id, "feedback": fb}
+            payload: dict[str, Any] = {
+                **self._extra.get(slot.key, {}),
+                "task": slot.task.key,
+                "budget_scope_id": scope_id,
+                "feedback": fb,
+            }
             if slot.story_id:
                 payload["story_id"] = slot.story_id
                 payload["story"] = stories.get(slot.story_id, {"id": slot.story_id})
@@ -219,7 +237,7 @@ class Dispatcher:
                 agent=slot.task.agent,
                 agent_version=slot.task.agent_version,
                 task_key=slot.key,
-                input_hashes=await self._input_hashes(slot),
+                input_hashes=[*await self._input_hashes(slot), content_hash(self._extra.get(slot.key, {}))],
                 feedback=fb,
             )
             new.append(

@@ -15,6 +15,7 @@ from ideamine.enums import TERMINAL_RUN_STATUSES, PhaseStatus, RunStatus
 from ideamine.errors import Conflict
 from ideamine.store.records import Event, RunRecord
 from orchestrator.engine import events as ev
+from orchestrator.engine import telemetry
 from orchestrator.engine.deps import EngineDeps
 from orchestrator.engine.phase import PhaseOutcome, PhaseRunner
 
@@ -27,6 +28,7 @@ _SEVERITY = [
     (PhaseOutcome.FAILED, RunStatus.FAILED, ev.RUN_FAILED),
     (PhaseOutcome.BUDGET_EXHAUSTED, RunStatus.BUDGET_EXHAUSTED, ev.RUN_BUDGET_EXHAUSTED),
     (PhaseOutcome.NEEDS_WAIVER, RunStatus.NEEDS_WAIVER, ev.RUN_NEEDS_WAIVER),
+    (PhaseOutcome.AWAITING_INPUT, RunStatus.AWAITING_INPUT, ev.RUN_AWAITING_INPUT),
 ]
 
 _RESUMABLE = (
@@ -62,7 +64,10 @@ class RunDriver:
         return run
 
     async def drive(self, run_id: str) -> RunRecord:
-        """Run every remaining phase; return the run in its resulting status."""
+        """Run every remaining phase; return the run in its resulting status (traced and measured)."""
+        return await telemetry.observed_run(self.store, run_id, self._drive)
+
+    async def _drive(self, run_id: str) -> RunRecord:
         run = await self.start(run_id)
         if run.status is not RunStatus.RUNNING:
             return run

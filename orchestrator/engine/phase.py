@@ -19,13 +19,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ideamine.catalogue import PhaseSpec
-from ideamine.enums import GateDecision, PhaseStatus, RunStatus
+from ideamine.enums import GateDecision, PhaseStatus, Policy, RunStatus
 from ideamine.guards import Draft, run_guards
 from ideamine.store.records import ArtifactRecord, Event, PhaseExecutionRecord, RunRecord
 from orchestrator.engine import events as ev
+from orchestrator.engine import telemetry
+from orchestrator.engine.approvals import Approvals
 from orchestrator.engine.deps import EngineDeps
 from orchestrator.engine.dispatch import Dispatcher, DispatchOutcome
 from orchestrator.engine.planner import TaskSlot, expand_slots, plan_hash, select_stories
+from orchestrator.engine.qav import AWAITING_INPUT, Clarifier
 from orchestrator.gates import ArtifactSet, evaluate_gate
 from orchestrator.gates.artifacts import ArtifactRecord as GateArtifact
 
@@ -41,6 +44,7 @@ class PhaseOutcome(enum.Enum):
     NEEDS_WAIVER = "needs_waiver"  #: gate failed every attempt; an admin may waive
     FAILED = "failed"  #: failed with nothing to waive (never-waivable metric, dead task)
     BUDGET_EXHAUSTED = "budget_exhausted"  #: a task hit the budget; resumable
+    AWAITING_INPUT = "awaiting_input"  #: a human must answer (blocking question or approval)
     STOPPED = "stopped"  #: the run left RUNNING (paused, cancelled) while the phase was open
 
 
@@ -91,23 +95,39 @@ class PhaseRunner:
         return pe
 
     async def run_phase(self) -> PhaseOutcome:
-        """Run attempts until the gate passes or the attempts run out."""
+        """Run attempts until the gate passes or the attempts run out (traced and measured)."""
+        return await telemetry.observed_phase(self.store, self.run.id, self.spec.name, self._run_attempts)
+
+    async def _run_attempts(self) -> PhaseOutcome:
         pe = await self._open()
         if pe.status in (PhaseStatus.SUCCEEDED, PhaseStatus.WAIVED):
             return PhaseOutcome.SUCCEEDED
         attempt = pe.attempt
         while True:
             slots, rerun, feedback = await self._plan(attempt)
-            outcome = await Dispatcher(self.deps, self.run, self.spec).dispatch(
-                slots, attempt=attempt, rerun=rerun, feedback=feedback
-            )
+            with telemetry.attempt_span(self.run.id, self.spec.name, attempt):
+                outcome = await Dispatcher(self.deps, self.run, self.spec).dispatch(
+                    slots, attempt=attempt, rerun=rerun, feedback=feedback
+                )
             if outcome is not DispatchOutcome.DONE:
                 return await self._stop_on(outcome, attempt)
+            clarified = await Clarifier(self.deps, self.run, self.spec).clarify(attempt)
+            if clarified == AWAITING_INPUT:
+                return await self._await_input(attempt)
+            if clarified is not DispatchOutcome.DONE:
+                assert isinstance(clarified, DispatchOutcome)
+                return await self._stop_on(clarified, attempt)
             records = await self.store.list_artifacts(self.run.id)
             await self.store.append_events(
                 self.run.id, [Event(ev.PHASE_READY, {"attempt": attempt}, phase=self.spec.name)]
             )
             decision, failing, findings = await self._handoff(records, attempt)
+            if decision is not GateDecision.FAIL and self.run.policy is Policy.APPROVE_EACH_PHASE:
+                verdict, note = await Approvals(self.deps, self.run, self.spec).verdict(attempt)
+                if verdict == AWAITING_INPUT:
+                    return await self._await_input(attempt)
+                if verdict == "rejected":
+                    decision, failing, findings = GateDecision.FAIL, set(self.spec.artifact_types), [note]
             if decision is not GateDecision.FAIL:
                 await self._finish(
                     PhaseStatus.SUCCEEDED, attempt, ev.PHASE_COMPLETED, {"decision": decision.value}
@@ -180,7 +200,16 @@ class PhaseRunner:
     async def _handoff(
         self, records: Sequence[ArtifactRecord], attempt: int
     ) -> tuple[GateDecision, set[str], list[str]]:
-        """Guard + gate: record the evaluation; return decision, failing types, findings."""
+        """Guard + gate: record the evaluation; return decision, failing types, findings.
+
+        An attempt is evaluated once: a phase resumed after waiting for a human (an
+        approval) reuses the recorded evaluation of its attempt.
+        """
+        for g in await self.store.list_gate_evaluations(self.run.id, phase=self.spec.name):
+            if g.attempt == attempt:
+                failing = {t for m in g.metrics if not m.get("passed") for t in m.get("inputs", [])}
+                self._unwaivable = any(m.get("never_waivable") and not m.get("passed") for m in g.metrics)
+                return g.decision, failing & set(self.spec.artifact_types), list(g.findings)
         mine = [r for r in records if r.phase == self.spec.name]
         produced: dict[str, list[dict[str, Any]]] = {}
         accepted: dict[str, list[dict[str, Any]]] = {}
@@ -217,6 +246,7 @@ class PhaseRunner:
             ],
         )
         self._unwaivable = result.blocking_unwaivable
+        telemetry.gate_evaluated(self.spec.name, decision.value, result.score)
         return decision, failing_types, findings
 
     async def _finish(self, status: PhaseStatus, attempt: int, event: str, payload: dict[str, Any]) -> None:
@@ -235,6 +265,23 @@ class PhaseRunner:
             PhaseStatus.FAILED, attempt, ev.PHASE_FAILED, {"failing_artifacts": sorted(failing)}
         )
         return PhaseOutcome.FAILED if self._unwaivable else PhaseOutcome.NEEDS_WAIVER
+
+    async def _await_input(self, attempt: int) -> PhaseOutcome:
+        await self.store.upsert_phase_execution(
+            self.run.id,
+            self.spec.name,
+            expected=[PhaseStatus.RUNNING],
+            status=PhaseStatus.AWAITING_INPUT,
+            attempt=attempt,
+            events=[
+                Event(
+                    ev.PHASE_PROGRESS,
+                    {"attempt": attempt, "waiting_for": "human input"},
+                    phase=self.spec.name,
+                )
+            ],
+        )
+        return PhaseOutcome.AWAITING_INPUT
 
     async def _stop_on(self, outcome: DispatchOutcome, attempt: int) -> PhaseOutcome:
         if outcome is DispatchOutcome.BUDGET_EXHAUSTED:

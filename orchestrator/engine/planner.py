@@ -35,15 +35,19 @@ class TaskSlot:
 
     task: PlannedTask
     story_id: str | None = None
+    #: key suffix for tasks that are not per story but must not collide (the clarifier's phase)
+    scope: str | None = None
 
     @property
     def key(self) -> str:
-        """The stored task key: ``plan`` or ``plan:ST-004``."""
-        return f"{self.task.key}:{self.story_id}" if self.story_id else self.task.key
+        """The stored task key: ``plan``, ``plan:ST-004`` or ``clarify-questions:prd``."""
+        suffix = self.story_id or self.scope
+        return f"{self.task.key}:{suffix}" if suffix else self.task.key
 
     def after_keys(self) -> tuple[str, ...]:
         """Keys of the slots this one waits for (same story for per-story tasks)."""
-        return tuple(f"{a}:{self.story_id}" if self.story_id else a for a in self.task.after)
+        suffix = self.story_id or self.scope
+        return tuple(f"{a}:{suffix}" if suffix else a for a in self.task.after)
 
 
 def plan_hash(phase: PhaseSpec, tasks: Sequence[PlannedTask], budget_tokens: int) -> str:

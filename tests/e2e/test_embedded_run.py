@@ -145,3 +145,104 @@ async def test_budget_exhaustion_pauses_and_a_raised_budget_resumes(tmp_path: Pa
         assert "run.budget_exhausted" in types and "run.resumed" in types
     finally:
         await rt.close()
+
+
+async def _answer_waiting(rt: EmbeddedRuntime, run_id: str, text: str) -> int:
+    from ideamine.enums import QuestionStatus
+
+    waiting = [q for q in await rt.store.list_questions(run_id) if q.status is QuestionStatus.AWAITING_HUMAN]
+    for q in waiting:
+        await rt.store.answer_question(
+            q.id,
+            expected=[QuestionStatus.AWAITING_HUMAN],
+            status=QuestionStatus.ANSWERED_BY_HUMAN,
+            answer=text,
+            confidence=1.0,
+            scores={},
+            answered_by="human:test",
+        )
+    return len(waiting)
+
+
+async def test_qav_records_accepted_answers_and_assumptions(tmp_path: Path) -> None:
+    from ideamine.enums import QuestionStatus
+
+    rt, run_id, final = await _run(tmp_path, "iot-dashboard.yaml")
+    try:
+        assert final.status is RunStatus.SUCCEEDED
+        questions = await rt.store.list_questions(run_id)
+        statuses = {q.status for q in questions}
+        assert QuestionStatus.ACCEPTED in statuses and QuestionStatus.ASSUMED in statuses
+        accepted = [q for q in questions if q.status is QuestionStatus.ACCEPTED]
+        assert all(q.scores["grounding"] >= 0.6 and (q.confidence or 0) >= 0.6 for q in accepted)
+        assumptions = await rt.store.list_assumptions(run_id)
+        assert {a.question_id for a in assumptions} == {
+            q.id for q in questions if q.status is QuestionStatus.ASSUMED
+        }
+        limits = {p: rt.catalogue.phase(p).qav.max_questions for p in final.phases}
+        for phase, limit in limits.items():
+            assert len([q for q in questions if q.phase == phase]) <= limit
+    finally:
+        await rt.close()
+
+
+async def test_ask_on_blocking_waits_for_a_human_then_continues(tmp_path: Path) -> None:
+    from ideamine.enums import Policy
+
+    rt, run_id, final = await _run(tmp_path, "todo-app.yaml", policy=Policy.ASK_ON_BLOCKING)
+    try:
+        assert final.status is RunStatus.AWAITING_INPUT
+        for _ in range(10):
+            assert (
+                await _answer_waiting(rt, run_id, "Families with two parents and two children come first.")
+                > 0
+            )
+            final = await rt.drive(run_id)
+            if final.status is not RunStatus.AWAITING_INPUT:
+                break
+        assert final.status is RunStatus.SUCCEEDED
+        types = [e.type for e in await rt.store.list_events(run_id, limit=100_000)]
+        assert "run.awaiting_input" in types and "run.resumed" in types
+    finally:
+        await rt.close()
+
+
+async def test_an_unanswered_question_proceeds_on_its_assumption_after_the_deadline(tmp_path: Path) -> None:
+    from ideamine.enums import Policy, QuestionStatus
+    from orchestrator.engine.deps import EngineSettings
+
+    request = load_run_file(str(EXAMPLES / "todo-app.yaml"))
+    from dataclasses import replace
+
+    request = replace(request, policy=Policy.ASK_ON_BLOCKING)
+    settings = EngineSettings(answer_deadline_seconds=0.0)
+    async with EmbeddedRuntime(db_path=tmp_path / "db", provider=OfflineProvider(), settings=settings) as rt:
+        run = await rt.submit(request)
+        final = await rt.drive(run.id)
+        for _ in range(10):  # each drive expires what became due and goes on
+            if final.status is not RunStatus.AWAITING_INPUT:
+                break
+            final = await rt.drive(run.id)
+        assert final.status is RunStatus.SUCCEEDED
+        qs = await rt.store.list_questions(run.id)
+        assert not [q for q in qs if q.status is QuestionStatus.AWAITING_HUMAN]
+
+
+async def test_approve_each_phase_waits_and_a_rejection_reruns_the_phase(tmp_path: Path) -> None:
+    from ideamine.enums import Policy
+
+    rt, run_id, final = await _run(
+        tmp_path, "todo-app.yaml", policy=Policy.APPROVE_EACH_PHASE, phases=("intake",)
+    )
+    try:
+        assert final.status is RunStatus.AWAITING_INPUT
+        await _answer_waiting(rt, run_id, "Make the summary mention shared lists for families.")
+        final = await rt.drive(run_id)
+        assert final.status is RunStatus.AWAITING_INPUT  # attempt 2 waits for its approval
+        gates = [g for g in await rt.store.list_gate_evaluations(run_id) if g.phase == "intake"]
+        assert len(gates) == 2
+        await _answer_waiting(rt, run_id, "approve")
+        final = await rt.drive(run_id)
+        assert final.status is RunStatus.SUCCEEDED
+    finally:
+        await rt.close()

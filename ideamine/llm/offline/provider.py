@@ -47,7 +47,7 @@ class OfflineProvider:
                 retryable=False,
                 artifact_type=request.artifact_type,
             )
-        content = generate(request.artifact_type, request.context)
+        content = generate(request.artifact_type, request.context, request.schema)
         output = canonical_json(content).decode("utf-8")
         return LLMResult(
             content=content,

@@ -14,7 +14,7 @@ __all__ = ["generator", "produce", "generate", "supported_types"]
 Generator = Callable[[Ctx], JSON]
 
 _GENERATORS: dict[str, Generator] = {}
-_MODULES = ("early", "critique", "product", "bizdev", "engineering", "security", "delivery", "release")
+_MODULES = ("early", "critique", "product", "bizdev", "engineering", "security", "delivery", "release", "clarify")
 _loaded = False
 
 
@@ -44,20 +44,23 @@ def supported_types() -> frozenset[str]:
     return frozenset(_GENERATORS)
 
 
-def produce(ctx: Ctx) -> JSON:
-    """Run the generator of ``ctx.type`` and fit its output to the type's schema."""
+def produce(ctx: Ctx, schema: Mapping[str, Any] | None = None) -> JSON:
+    """Run the generator of ``ctx.type`` and fit its output to ``schema`` (the shipped one by default)."""
     _load()
     try:
         fn = _GENERATORS[ctx.type]
     except KeyError:
         raise KeyError(f"the offline model has no generator for {ctx.type!r}") from None
-    fitted: JSON = fit(fn(ctx), load_schema(ctx.type))
+    fitted: JSON = fit(fn(ctx), schema if schema is not None else load_schema(ctx.type))
     return fitted
 
 
-def generate(artifact_type: str, context: Mapping[str, Any]) -> JSON:
-    """Build one artifact of ``artifact_type`` from a request ``context`` (see ideamine.llm.base)."""
-    return produce(Ctx(artifact_type, context))
+def generate(artifact_type: str, context: Mapping[str, Any], schema: Mapping[str, Any] | None = None) -> JSON:
+    """Build one artifact of ``artifact_type`` from a request ``context`` (see ideamine.llm.base).
+
+    ``schema`` is the request's (an agent may declare its own, e.g. the clarifier's Q/A types).
+    """
+    return produce(Ctx(artifact_type, context), schema)
 
 
 def fit(value: Any, schema: Mapping[str, Any]) -> Any:
