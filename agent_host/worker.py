@@ -92,6 +92,8 @@ class TaskWorker:
         self.max_repairs = max_repairs
         #: one circuit per provider/model for every task this worker runs
         self.breakers = breakers or BreakerRegistry()
+        #: called after each commit (e.g. to relay the completion notice at once instead of on the next poll)
+        self.after_commit = after_commit
         self._inflight: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._agents: dict[str, Any] = {}
@@ -349,6 +351,7 @@ class TaskWorker:
                 ],
                 notice=self._notice(task, status),
             )
+            await self._after_commit()
             return
         finally:
             beat.cancel()
@@ -378,6 +381,14 @@ class TaskWorker:
             notice=self._notice(task, TaskStatus.SUCCEEDED),
         )
         self.completed += 1
+        await self._after_commit()
+
+    async def _after_commit(self) -> None:
+        if self.after_commit is not None:
+            try:
+                await self.after_commit()
+            except Exception:  # the outbox relay retries on its own; never fail a committed task
+                log.exception("after-commit hook failed")
 
     def _validated(self, task: TaskRecord, produced: Any) -> list[NewArtifact]:
         """Check the agent returned what it declared, each artifact schema-valid."""

@@ -106,6 +106,7 @@ class EmbeddedRuntime:
             heartbeat_seconds=self.heartbeat_seconds,
             max_repairs=int(self.catalogue.defaults.retry.get("schema_repairs", 2)),
             breakers=BreakerRegistry.from_catalogue(self.catalogue.defaults.circuit_breaker),
+            after_commit=self.flush_outbox,
         )
         await self._recover()
         self._worker_task = asyncio.create_task(self.worker.run(), name="embedded-worker")
