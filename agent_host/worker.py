@@ -61,8 +61,8 @@ class TaskWorker:
 
     Args:
         runner: how an agent runs (default: awaited in this process).
-        on_settled: called (synchronously) each time a delivery has been handled, e.g. to
-            wake an outbox publisher so the completion notice goes out promptly.
+        after_commit: awaited after each commit of a result or failure, e.g. to relay the
+            completion notice at once; its errors are logged, never fail the task.
     """
 
     def __init__(
@@ -79,7 +79,7 @@ class TaskWorker:
         max_repairs: int = 2,
         breakers: BreakerRegistry | None = None,
         runner: AgentRunner | None = None,
-        on_settled: Callable[[], None] | None = None,
+        after_commit: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
         self.store = store
         self.queue = queue
@@ -98,7 +98,6 @@ class TaskWorker:
         self._stopping = asyncio.Event()
         self._agents: dict[str, Any] = {}
         self._runner: AgentRunner = runner or self._run_in_process
-        self._on_settled = on_settled
         #: tasks this worker committed as SUCCEEDED / recorded as FAILED
         self.completed = 0
         self.failed = 0
@@ -136,12 +135,7 @@ class TaskWorker:
             return
         t = asyncio.create_task(self.handle(delivery), name=f"task:{delivery.message.task_id}")
         self._inflight.add(t)
-        t.add_done_callback(self._settled)
-
-    def _settled(self, t: asyncio.Task[None]) -> None:
-        self._inflight.discard(t)
-        if self._on_settled is not None:
-            self._on_settled()
+        t.add_done_callback(self._inflight.discard)
 
     async def run(self) -> None:
         """Consume and run tasks until :meth:`shutdown` or :meth:`drain`."""
