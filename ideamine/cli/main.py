@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ideamine.cli.version_cmd",
     "ideamine.cli.run_cmd",
     "ideamine.cli.store_cmd",
+    "ideamine.cli.serve_cmd",
 )
 
 #: exit code for bad input (usage errors, invalid files, unknown names)
