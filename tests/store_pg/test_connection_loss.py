@@ -1,8 +1,8 @@
 """A lost connection surfaces as StoreUnavailable, and nothing is half-written.
 
-The connection is killed *inside* a transaction: an admin session holds the run's
-ledger-head row lock, so ``commit_task_result`` writes its result, task status and
-artifacts and then waits on that lock; the test terminates exactly that backend with
+The connection is killed *inside* a transaction: an admin session holds a lock on the
+run's row, so ``commit_task_result`` completes its first statement (task status, result,
+ledger head) and then waits in its second; the test terminates exactly that backend with
 ``pg_terminate_backend`` and checks the database holds none of the partial writes.
 """
 
@@ -73,35 +73,39 @@ async def test_killed_mid_transaction_raises_store_unavailable_and_writes_nothin
     before = await _counts(admin, task)
     assert before["status"] == TaskStatus.RUNNING.value
 
-    # holds the ledger head so the commit stops half-way through its transaction
+    # Lock the run row: the commit's first statement (fence task, insert result, advance the
+    # ledger head) goes through, its second (artifacts, ledger rows, notice) waits on the
+    # foreign-key check against the run — the connection is killed between the two.
     blocker = await asyncpg.connect(migrated_db)
-    await blocker.execute("BEGIN")
-    await blocker.execute("SELECT 1 FROM ledger_heads WHERE run_id = $1::uuid FOR UPDATE", task.run_id)
-    commit = asyncio.create_task(
-        store.commit_task_result(
-            task.id,
-            attempt=1,
-            output={"ok": True},
-            artifacts=[NewArtifact("idea_spec", {"title": "x"}, "offline")],
-            events=[Event("task.succeeded", task_id=task.id)],
-            notice={"task_id": task.id},
-        )
-    )
-
-    async def waiting_backend() -> int | None:
-        # polled from outside the blocker's transaction: pg_stat_activity is a per-transaction snapshot
-        return await admin.fetchval(
-            """SELECT pid FROM pg_stat_activity
-               WHERE application_name = 'ideamine-store' AND wait_event_type = 'Lock'
-                 AND query LIKE '%UPDATE ledger_heads%'"""
+    try:
+        await blocker.execute("BEGIN")
+        await blocker.execute("SELECT 1 FROM runs WHERE id = $1::uuid FOR UPDATE", task.run_id)
+        commit = asyncio.create_task(
+            store.commit_task_result(
+                task.id,
+                attempt=1,
+                output={"ok": True},
+                artifacts=[NewArtifact("idea_spec", {"title": "x"}, "offline")],
+                events=[Event("task.succeeded", task_id=task.id)],
+                notice={"task_id": task.id},
+            )
         )
 
-    pid = await eventually(waiting_backend, what="the commit to block on the ledger head")
-    assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
-    with pytest.raises(StoreUnavailable):
-        await commit
-    await blocker.execute("ROLLBACK")
-    await blocker.close()
+        async def waiting_backend() -> int | None:
+            # polled outside the blocker's transaction: pg_stat_activity is a per-transaction snapshot
+            pid: int | None = await admin.fetchval(
+                """SELECT pid FROM pg_stat_activity
+                   WHERE application_name = 'ideamine-store' AND wait_event_type = 'Lock'
+                     AND query LIKE '%INSERT INTO artifacts%'"""
+            )
+            return pid
+
+        pid = await eventually(waiting_backend, what="the commit to block in its second statement")
+        assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+        with pytest.raises(StoreUnavailable):
+            await commit
+    finally:
+        await blocker.close()  # ends its transaction, releasing the run row
 
     assert await _counts(admin, task) == before  # no result, artifact, notice, event or status change
 

@@ -17,7 +17,7 @@ from ideamine.store.ledger import row_hash
 from ideamine.store.postgres.db import Conn
 from ideamine.store.records import JSON, Event, LedgerRecord
 
-__all__ = ["append_events", "insert_outbox", "OutboxRow"]
+__all__ = ["append_events", "chain", "insert_outbox", "OutboxRow"]
 
 #: (topic, task_id, payload) of one outbox row
 OutboxRow = tuple[str, str | None, JSON]
@@ -57,10 +57,27 @@ async def append_events(
     head = await conn.fetchrow(_CLAIM_SEQ, run_id, len(events))
     if head is None:
         raise NotFound(f"run {run_id} not found", run_id=run_id)
-    prev, seq = head["last_hash"], head["start"]
+    records = chain(run_id, head["start"], head["last_hash"], events, now)
+    await conn.execute(
+        _INSERT_ROWS,
+        run_id,
+        now,
+        [r.seq for r in records],
+        [r.type for r in records],
+        [r.phase for r in records],
+        [r.task_id for r in records],
+        [r.payload for r in records],
+        [r.prev_hash for r in records],
+        [r.hash for r in records],
+        records[-1].hash,
+    )
+    return records
+
+
+def chain(run_id: str, start: int, prev: str, events: Sequence[Event], now: datetime) -> list[LedgerRecord]:
+    """Ledger rows for ``events`` numbered after ``start`` and chained from hash ``prev``."""
     records: list[LedgerRecord] = []
-    for ev in events:
-        seq += 1
+    for seq, ev in enumerate(events, start=start + 1):
         content = {
             "run_id": run_id,
             "seq": seq,
@@ -73,19 +90,6 @@ async def append_events(
         digest = row_hash(prev, content)
         records.append(LedgerRecord(prev_hash=prev, hash=digest, **content))  # type: ignore[arg-type]
         prev = digest
-    await conn.execute(
-        _INSERT_ROWS,
-        run_id,
-        now,
-        [r.seq for r in records],
-        [r.type for r in records],
-        [r.phase for r in records],
-        [r.task_id for r in records],
-        [r.payload for r in records],
-        [r.prev_hash for r in records],
-        [r.hash for r in records],
-        prev,
-    )
     return records
 
 

@@ -1,17 +1,20 @@
 """Task results and artifacts: the exactly-once completion and its reads.
 
 ``commit_task_result`` is the hot path of the whole system (every agent task ends in
-one), so it is built to cost few round trips whatever the number of artifacts:
+one), so a commit — of one completion or of a batch — is two statements inside its
+transaction, whatever the number of tasks, artifacts, events and notices:
 
-1. one statement fences the task (guarded ``UPDATE``) *and* inserts the result under
-   its idempotency key (``ON CONFLICT DO NOTHING``), in data-modifying CTEs;
-2. one statement inserts all artifacts, numbering versions per (run, type, key) — a
-   concurrent writer of the same version loses on ``artifacts_version_unique`` and the
-   transaction is re-run by :class:`~ideamine.store.postgres.db.Database`;
-3. the ledger append (two statements) and the outbox notice (one).
+1. :data:`_FENCE_AND_CLAIM` fences the tasks (guarded ``UPDATE … WHERE status IN
+   (RUNNING, QUEUED) AND attempt = $n`` and no result for the key yet), inserts their
+   results under the idempotency keys (``ON CONFLICT DO NOTHING``), and locks and
+   advances each run's ledger head, returning the seqs and previous hash to chain from;
+2. :data:`_WRITE_EFFECTS` inserts the artifacts (versions numbered per (run, type,
+   key); a concurrent writer of the same version loses on ``artifacts_version_unique``
+   and the transaction is re-run), the ledger rows (hashed in Python by
+   :mod:`ideamine.store.ledger`), the outbox notices, and stores the new chain heads.
 
-:meth:`ResultsMixin.commit_task_results` commits many completions in one transaction
-with the same statements (see its docstring); it is this backend's batching extension.
+A completion the fence refuses is diagnosed afterwards: an already-committed key returns
+its result; otherwise NotFound / StaleAttempt / Conflict is raised and nothing is written.
 """
 
 from __future__ import annotations
@@ -23,47 +26,72 @@ from typing import Any
 
 from ideamine.canonical import content_hash
 from ideamine.enums import TaskStatus
-from ideamine.errors import NotFound
+from ideamine.errors import Conflict, NotFound
 from ideamine.ids import new_id
-from ideamine.store._shared import NOTICES_TOPIC, artifact_key, to_record, utcnow
+from ideamine.store._shared import artifact_key, to_record, utcnow
 from ideamine.store.postgres.db import Conn, StoreBase
-from ideamine.store.postgres.events import OutboxRow, append_events, insert_outbox
+from ideamine.store.postgres.events import chain
 from ideamine.store.postgres.runs import require_id
 from ideamine.store.postgres.tasks import diagnose
-from ideamine.store.records import JSON, ArtifactRecord, Event, NewArtifact, TaskRecord, TaskResultRecord
+from ideamine.store.records import JSON, ArtifactRecord, Event, LedgerRecord, NewArtifact, TaskResultRecord
 
 __all__ = ["ResultsMixin", "Completion"]
 
 _T = TaskStatus
 
-#: fence the task and claim the idempotency key in one statement
+#: fence the tasks, claim their keys, advance their runs' ledger heads — one statement
 _FENCE_AND_CLAIM = """
-WITH t AS (
-    UPDATE tasks SET status = 'SUCCEEDED', lease_expires_at = NULL, finished_at = $4, updated_at = $4
-    WHERE id = $1 AND status IN ('RUNNING', 'QUEUED') AND attempt = $2
-      AND NOT EXISTS (SELECT 1 FROM task_results WHERE idempotency_key = tasks.idempotency_key)
-    RETURNING *
+WITH u AS (
+    SELECT * FROM unnest($1::uuid[], $2::int[], $3::jsonb[], $4::text[], $5::int[])
+        WITH ORDINALITY AS u(id, attempt, output, artifact_ids, events, n)
+), t AS (
+    UPDATE tasks SET status = 'SUCCEEDED', lease_expires_at = NULL, finished_at = $6, updated_at = $6
+    FROM u
+    WHERE tasks.id = ANY($1::uuid[])  -- an index condition even under a generic plan
+      AND tasks.id = u.id AND tasks.status IN ('RUNNING', 'QUEUED') AND tasks.attempt = u.attempt
+      AND NOT EXISTS (SELECT 1 FROM task_results r WHERE r.idempotency_key = tasks.idempotency_key)
+    RETURNING tasks.id, tasks.run_id, tasks.phase, tasks.task_key, tasks.idempotency_key, tasks.attempt,
+              u.output, u.artifact_ids, u.events, u.n
 ), r AS (
     INSERT INTO task_results (idempotency_key, task_id, attempt, status, output, artifact_ids, committed_at)
-    SELECT t.idempotency_key, t.id, t.attempt, 'SUCCEEDED', $3, $5::uuid[], $4 FROM t
+    SELECT idempotency_key, id, attempt, 'SUCCEEDED', output, string_to_array(artifact_ids, ',')::uuid[], $6 FROM t
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING idempotency_key
+), h AS (
+    UPDATE ledger_heads SET last_seq = last_seq + c.events
+    FROM (SELECT run_id, sum(events)::bigint AS events FROM t GROUP BY run_id HAVING sum(events) > 0) c
+    WHERE ledger_heads.run_id = ANY(ARRAY(SELECT run_id FROM t)) AND ledger_heads.run_id = c.run_id
+    RETURNING ledger_heads.run_id, last_seq - c.events AS start, last_hash
 )
-SELECT t.*, (SELECT count(*) FROM r) AS claimed FROM t
+SELECT t.*, h.start, h.last_hash, (SELECT count(*) FROM r) AS claimed
+FROM t LEFT JOIN h ON h.run_id = t.run_id ORDER BY t.n
 """
 
-_INSERT_ARTIFACTS = """
-INSERT INTO artifacts (id, run_id, phase, type, key, version, content, sha256, model, task_id,
-                       input_artifact_ids, created_at)
-SELECT u.id, u.run_id, u.phase, u.type, u.key,
-       COALESCE((SELECT max(a.version) FROM artifacts a
-                 WHERE a.run_id = u.run_id AND a.type = u.type AND a.key = u.key), 0)
-         + row_number() OVER (PARTITION BY u.run_id, u.type, u.key ORDER BY u.n),
-       u.content, u.sha256, u.model, u.task_id,
-       string_to_array(u.inputs, ',')::uuid[], $1
-FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::text[],
-            $10::uuid[], $11::text[]) WITH ORDINALITY
-     AS u(id, run_id, phase, type, key, content, sha256, model, task_id, inputs, n)
+#: artifacts, ledger rows, outbox notices and the new chain heads — one statement
+_WRITE_EFFECTS = """
+WITH a AS (
+    INSERT INTO artifacts (id, run_id, phase, type, key, version, content, sha256, model, task_id,
+                           input_artifact_ids, created_at)
+    SELECT u.id, u.run_id, u.phase, u.type, u.key,
+           COALESCE((SELECT max(a.version) FROM artifacts a
+                     WHERE a.run_id = u.run_id AND a.type = u.type AND a.key = u.key), 0)
+             + row_number() OVER (PARTITION BY u.run_id, u.type, u.key ORDER BY u.n),
+           u.content, u.sha256, u.model, u.task_id, string_to_array(u.inputs, ',')::uuid[], $1
+    FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::text[],
+                $10::uuid[], $11::text[]) WITH ORDINALITY
+         AS u(id, run_id, phase, type, key, content, sha256, model, task_id, inputs, n)
+), l AS (
+    INSERT INTO ledger (run_id, seq, type, phase, task_id, payload, prev_hash, hash, created_at)
+    SELECT u.*, $1 FROM unnest($12::uuid[], $13::bigint[], $14::text[], $15::text[], $16::uuid[], $17::jsonb[],
+                               $18::text[], $19::text[])
+        AS u(run_id, seq, type, phase, task_id, payload, prev_hash, hash)
+), o AS (
+    INSERT INTO outbox (topic, task_id, payload, created_at)
+    SELECT 'notices', u.task_id, u.payload, $1 FROM unnest($20::uuid[], $21::jsonb[]) AS u(task_id, payload)
+)
+UPDATE ledger_heads SET last_hash = v.hash
+FROM unnest($22::uuid[], $23::text[]) AS v(run_id, hash)
+WHERE ledger_heads.run_id = ANY($22::uuid[]) AND ledger_heads.run_id = v.run_id
 """
 
 _RESULT = "SELECT * FROM task_results WHERE idempotency_key = $1"
@@ -86,29 +114,51 @@ def _result_record(row: Any) -> TaskResultRecord:
     return to_record(TaskResultRecord, row)
 
 
-async def _insert_artifacts(
-    conn: Conn, items: Sequence[tuple[TaskRecord, Completion]], now: datetime
-) -> None:
-    """Insert every artifact of ``items`` in one statement (versions numbered in order)."""
-    rows = [
-        (task, c, a, aid) for task, c in items for a, aid in zip(c.artifacts, c.artifact_ids, strict=True)
-    ]
-    if not rows:
-        return
-    await conn.execute(
-        _INSERT_ARTIFACTS,
+class _ClaimRace(Exception):
+    """A fenced task's key was committed by another transaction between fence and insert.
+
+    Raised inside the transaction so it rolls back; the store re-runs it, and the re-run
+    finds the committed result (see :func:`ideamine.store.postgres.db.Database.transaction`).
+    """
+
+
+def _effects_params(fresh: Sequence[tuple[Any, Completion]], now: datetime) -> list[Any]:
+    """Parameters of :data:`_WRITE_EFFECTS` for the fenced completions (in input order)."""
+    arts = [(t, a, aid) for t, c in fresh for a, aid in zip(c.artifacts, c.artifact_ids, strict=True)]
+    ledger: list[LedgerRecord] = []
+    heads: dict[str, tuple[int, str]] = {}  # run -> (last seq, last hash) as the chain grows
+    for t, c in fresh:
+        if c.events:
+            seq, prev = heads.get(t["run_id"], (t["start"], t["last_hash"]))
+            rows = chain(t["run_id"], seq, prev, c.events, now)
+            ledger.extend(rows)
+            heads[t["run_id"]] = (rows[-1].seq, rows[-1].hash)
+    notices = [(t["id"], c.notice) for t, c in fresh if c.notice is not None]
+    return [
         now,
-        [aid for *_, aid in rows],
-        [t.run_id for t, *_ in rows],
-        [t.phase for t, *_ in rows],
-        [a.type for _, _, a, _ in rows],
-        [artifact_key(t.task_key) for t, *_ in rows],
-        [a.content for _, _, a, _ in rows],
-        [content_hash(a.content) for _, _, a, _ in rows],
-        [a.model for _, _, a, _ in rows],
-        [t.id for t, *_ in rows],
-        [",".join(a.input_artifact_ids) for _, _, a, _ in rows],  # uuids never contain commas
-    )
+        [aid for *_, aid in arts],
+        [t["run_id"] for t, *_ in arts],
+        [t["phase"] for t, *_ in arts],
+        [a.type for _, a, _ in arts],
+        [artifact_key(t["task_key"]) for t, *_ in arts],
+        [a.content for _, a, _ in arts],
+        [content_hash(a.content) for _, a, _ in arts],
+        [a.model for _, a, _ in arts],
+        [t["id"] for t, *_ in arts],
+        [",".join(a.input_artifact_ids) for _, a, _ in arts],  # uuids never contain commas
+        [r.run_id for r in ledger],
+        [r.seq for r in ledger],
+        [r.type for r in ledger],
+        [r.phase for r in ledger],
+        [r.task_id for r in ledger],
+        [r.payload for r in ledger],
+        [r.prev_hash for r in ledger],
+        [r.hash for r in ledger],
+        [n[0] for n in notices],
+        [n[1] for n in notices],
+        list(heads),
+        [h for _, h in heads.values()],
+    ]
 
 
 class ResultsMixin(StoreBase):
@@ -140,10 +190,13 @@ class ResultsMixin(StoreBase):
         Each completion follows the rules of :meth:`commit_task_result`. The batch is
         atomic: if any completion is refused (StaleAttempt, Conflict, NotFound) nothing
         is written and the error propagates. Completions whose key was already committed
-        return that result and write nothing. Results come back in input order.
+        return that result and write nothing. Results come back in input order. Two
+        completions of one batch must not share an idempotency key (Conflict).
         """
         for c in completions:
             require_id(c.task_id, "task")
+        if not completions:
+            return []
         now = utcnow()
         prepared = [
             Completion(
@@ -157,31 +210,35 @@ class ResultsMixin(StoreBase):
             )
             for c in completions
         ]
+        params = (
+            [c.task_id for c in prepared],
+            [c.attempt for c in prepared],
+            [c.output for c in prepared],
+            [",".join(c.artifact_ids) for c in prepared],
+            [len(c.events) for c in prepared],
+            now,
+        )
 
         async def tx(conn: Conn) -> list[TaskResultRecord]:
-            results: list[TaskResultRecord | None] = []
-            fresh: list[tuple[TaskRecord, Completion]] = []
-            for c in prepared:
-                row = await conn.fetchrow(
-                    _FENCE_AND_CLAIM, c.task_id, c.attempt, c.output, now, c.artifact_ids
-                )
-                if row is not None and row["claimed"]:
-                    fresh.append((to_record(TaskRecord, row), c))
-                    results.append(None)
-                    continue
-                results.append(await self._existing_or_refuse(conn, c))
-            await _insert_artifacts(conn, fresh, now)
-            notices: list[OutboxRow] = [
-                (NOTICES_TOPIC, t.id, c.notice) for t, c in fresh if c.notice is not None
-            ]
-            await insert_outbox(conn, notices, now)
-            for run_id in sorted({t.run_id for t, _ in fresh}):  # fixed order: no deadlock between batches
-                evs = [e for t, c in fresh if t.run_id == run_id for e in c.events]
-                await append_events(conn, run_id, evs, now)
-            fresh_iter = iter(fresh)
-            return [r if r is not None else _fresh_result(next(fresh_iter), now) for r in results]
+            rows = await conn.fetch(_FENCE_AND_CLAIM, *params)
+            if rows and rows[0]["claimed"] != len(rows):
+                raise _ClaimRace
+            fenced = {r["n"] - 1: r for r in rows}
+            results: list[TaskResultRecord] = []
+            for i, c in enumerate(prepared):
+                row = fenced.get(i)
+                results.append(_fresh_result(row, c, now) if row else await self._existing_or_refuse(conn, c))
+            fresh = [(fenced[i], c) for i, c in enumerate(prepared) if i in fenced]
+            if fresh:
+                await conn.execute(_WRITE_EFFECTS, *_effects_params(fresh, now))
+            return results
 
-        return await self._db.transaction(tx)
+        try:
+            return await self._db.transaction(tx, retry_on=(_ClaimRace,))
+        except _ClaimRace as exc:
+            raise Conflict(
+                "two completions in one batch share an idempotency key; commit them separately"
+            ) from exc
 
     @staticmethod
     async def _existing_or_refuse(conn: Conn, c: Completion) -> TaskResultRecord:
@@ -225,13 +282,12 @@ class ResultsMixin(StoreBase):
         return to_record(ArtifactRecord, row)
 
 
-def _fresh_result(item: tuple[TaskRecord, Completion], now: datetime) -> TaskResultRecord:
+def _fresh_result(row: Any, c: Completion, now: datetime) -> TaskResultRecord:
     """The result row just written, rebuilt without another round trip."""
-    task, c = item
     return TaskResultRecord(
-        idempotency_key=task.idempotency_key,
-        task_id=task.id,
-        attempt=task.attempt,
+        idempotency_key=row["idempotency_key"],
+        task_id=row["id"],
+        attempt=row["attempt"],
         status=_T.SUCCEEDED,
         output=c.output,
         artifact_ids=tuple(c.artifact_ids),

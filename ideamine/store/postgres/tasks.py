@@ -45,7 +45,7 @@ FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::text[
             $10::jsonb[], $11::timestamptz[], $12::int[])
      WITH ORDINALITY AS u(id, run_id, phase, phase_attempt, task_key, agent, agent_version, key, input, deadline,
                           max_deliveries, n)
-LEFT JOIN task_results r ON r.idempotency_key = u.key
+LEFT JOIN task_results r ON r.idempotency_key = u.key AND r.idempotency_key = ANY($9::text[])  -- index condition
 ORDER BY u.n
 RETURNING *
 """
