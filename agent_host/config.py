@@ -12,8 +12,12 @@ flag              environment                  default
 --redis-url       IDEAMINE_REDIS_URL           (required)
 --orchestrator    IDEAMINE_ORCHESTRATOR_ADDR   none: run without registering
 --model           IDEAMINE_MODEL               offline
+(token)           IDEAMINE_HOST_TOKEN          none (or minted, see below)
+(token)           IDEAMINE_JWT_HS256_SECRET    none
+(token)           IDEAMINE_JWT_ISSUER          ideamine
+(token)           IDEAMINE_JWT_AUDIENCE        ideamine-api
 --listen                                       127.0.0.1:50061
---host-id                                      ``<hostname>-<pid>``
+--host-id                                      a new UUID per start
 ================  ===========================  ===============================
 
 Bad values raise :class:`~ideamine.errors.InvalidInput` naming the flag, which the CLI
@@ -26,11 +30,12 @@ import argparse
 import os
 import socket
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from ideamine.catalogue import load_catalogue
 from ideamine.errors import InvalidInput
+from ideamine.ids import is_id, new_id
 from ideamine.queue.keys import DEFAULT_PREFIX, QueueKeys
 
 if TYPE_CHECKING:  # the anthropic SDK takes seconds to import; only --model anthropic needs it
@@ -63,10 +68,15 @@ class HostConfig:
         redis_url: Redis URL of the task queue (``memory://`` only makes sense in-process).
         queue_prefix: key namespace of the queue; tests use a unique one.
         orchestrator: ``host:port`` of the orchestrator's HostRegistryService, or None.
-        orchestrator_token: bearer token for calls to the orchestrator, when it checks JWTs.
+        orchestrator_token: bearer token for calls to the orchestrator (IDEAMINE_HOST_TOKEN).
+        jwt_hs256_secret: shared HS256 secret (IDEAMINE_JWT_HS256_SECRET); without a token
+            the host mints its own short-lived operator token with it (local use).
+        jwt_issuer: ``iss`` of a minted token (IDEAMINE_JWT_ISSUER).
+        jwt_audience: ``aud`` of a minted token (IDEAMINE_JWT_AUDIENCE).
         listen: ``host:port`` the gRPC server binds (port 0 picks a free port).
         advertise: address given to the orchestrator (default: the bound address).
-        host_id: stable id of this host; also the Redis consumer name.
+        host_id: this host's id, a UUID (the registry's key); also its Redis consumer name.
+        name: human-readable name given to the orchestrator (``<hostname>-<pid>``).
         concurrency: tasks run at once.
         model: LLM provider spec (``offline``, ``anthropic``, ``replay:PATH``).
         anthropic: Anthropic settings when ``model`` is ``anthropic``.
@@ -82,10 +92,14 @@ class HostConfig:
     redis_url: str
     queue_prefix: str = DEFAULT_PREFIX
     orchestrator: str | None = None
-    orchestrator_token: str | None = None
+    orchestrator_token: str | None = field(default=None, repr=False)
+    jwt_hs256_secret: str | None = field(default=None, repr=False)
+    jwt_issuer: str = "ideamine"
+    jwt_audience: str = "ideamine-api"
     listen: str = DEFAULT_LISTEN
     advertise: str | None = None
     host_id: str
+    name: str = ""
     concurrency: int = 4
     model: str = "offline"
     anthropic: AnthropicConfig | None = None
@@ -102,8 +116,8 @@ class HostConfig:
             _check_address(self.orchestrator, "orchestrator")
         if self.advertise is not None:
             _check_address(self.advertise, "advertise")
-        if not self.host_id.strip() or any(c.isspace() for c in self.host_id):
-            raise InvalidInput("--host-id must be non-empty without spaces", field="host_id")
+        if not is_id(self.host_id):
+            raise InvalidInput("--host-id must be a UUID (the default is a new one)", field="host_id")
         try:
             QueueKeys(self.queue_prefix)
         except ValueError as exc:
@@ -145,7 +159,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--listen", default=DEFAULT_LISTEN, metavar="ADDR", help="gRPC listen address")
     parser.add_argument("--advertise", metavar="ADDR", help="address given to the orchestrator")
-    parser.add_argument("--host-id", help="stable host id (default <hostname>-<pid>)")
+    parser.add_argument("--host-id", help="host id, a UUID (default: a new one per start)")
     parser.add_argument("--concurrency", type=int, default=4, help="tasks run at once")
     parser.add_argument("--model", help="offline | anthropic | replay:FILE (env IDEAMINE_MODEL)")
     parser.add_argument("--isolation", choices=("none", "process"), default="none")
@@ -187,9 +201,13 @@ def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None
         queue_prefix=args.queue_prefix,
         orchestrator=args.orchestrator or _env("IDEAMINE_ORCHESTRATOR_ADDR", env),
         orchestrator_token=_env("IDEAMINE_HOST_TOKEN", env),
+        jwt_hs256_secret=_env("IDEAMINE_JWT_HS256_SECRET", env),
+        jwt_issuer=_env("IDEAMINE_JWT_ISSUER", env) or "ideamine",
+        jwt_audience=_env("IDEAMINE_JWT_AUDIENCE", env) or "ideamine-api",
         listen=args.listen,
         advertise=args.advertise,
-        host_id=args.host_id or f"{socket.gethostname()}-{os.getpid()}",
+        host_id=args.host_id or new_id(),
+        name=f"{socket.gethostname()}-{os.getpid()}",
         concurrency=args.concurrency,
         model=model,
         anthropic=anthropic,

@@ -1,15 +1,21 @@
-"""Helpers for the agent-host tests: a run with one task, published through the outbox."""
+"""Helpers for the agent-host tests: fresh databases and queues, a run with one task."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
+
 from ideamine.canonical import content_hash
 from ideamine.ids import new_id
+from ideamine.queue import RedisStreamsQueue
 from ideamine.queue.base import TaskQueue
 from ideamine.queue.reconciler import Reconciler
 from ideamine.store.base import RunStore
+from ideamine.store.migrate import migrate
 from ideamine.store.records import BudgetLimits, NewRun, NewTask, TaskRecord
 
 
@@ -50,3 +56,36 @@ async def seed_task(
     )
     await Reconciler(store, queue).publish_outbox()
     return task
+
+
+@asynccontextmanager
+async def fresh_database(pg_url: str) -> AsyncIterator[str]:
+    """URL of a new database migrated to the current schema, dropped (FORCE) afterwards."""
+    name = f"ideamine_host_{new_id().replace('-', '')}"
+    admin = await asyncpg.connect(pg_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = pg_url.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        await migrate(url)
+        yield url
+    finally:
+        admin = await asyncpg.connect(pg_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@asynccontextmanager
+async def redis_queue(redis_url: str) -> AsyncIterator[RedisStreamsQueue]:
+    """An ensured Redis Streams queue under a unique prefix, its keys deleted afterwards."""
+    queue = RedisStreamsQueue.from_url(redis_url, prefix=f"test-{new_id()}")
+    await queue.ensure()
+    try:
+        yield queue
+    finally:
+        await queue.client.delete(*queue.keys.all())
+        await queue.close()
