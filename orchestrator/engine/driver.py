@@ -78,27 +78,39 @@ class RunDriver:
         wanted = [n for n in run.phases]
         running: dict[asyncio.Task[PhaseOutcome], str] = {}
         stops: list[PhaseOutcome] = []
-        while True:
-            if not stops:
-                for name in wanted:
-                    spec = self.deps.catalogue.phase(name)
-                    needs = [n for n in spec.needs if n in wanted]
-                    if name in complete or name in running.values() or not all(n in complete for n in needs):
-                        continue
-                    task = asyncio.create_task(
-                        PhaseRunner(self.deps, run, spec).run_phase(), name=f"phase:{name}"
-                    )
-                    running[task] = name
-            if not running:
-                break
-            finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            for t in finished:
-                name = running.pop(t)
-                outcome = t.result()
-                if outcome is PhaseOutcome.SUCCEEDED:
-                    complete.add(name)
-                else:
-                    stops.append(outcome)
+        try:
+            while True:
+                if not stops:
+                    for name in wanted:
+                        spec = self.deps.catalogue.phase(name)
+                        needs = [n for n in spec.needs if n in wanted]
+                        if (
+                            name in complete
+                            or name in running.values()
+                            or not all(n in complete for n in needs)
+                        ):
+                            continue
+                        task = asyncio.create_task(
+                            PhaseRunner(self.deps, run, spec).run_phase(), name=f"phase:{name}"
+                        )
+                        running[task] = name
+                if not running:
+                    break
+                finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for t in finished:
+                    name = running.pop(t)
+                    outcome = t.result()
+                    if outcome is PhaseOutcome.SUCCEEDED:
+                        complete.add(name)
+                    else:
+                        stops.append(outcome)
+        finally:
+            # a drive that ends early (cancelled: its replica lost the run lease; or a phase
+            # raised) must not leave phase tasks advancing the run behind its back
+            for t in running:
+                t.cancel()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
         return await self._conclude(run_id, wanted, complete, stops)
 
     async def _conclude(

@@ -115,6 +115,7 @@ class Clarifier:
             return outcome
         await self._record_questions()
         feedback: dict[str, str] = {}
+        previous: dict[str, Any] = {}
         for round_no in range(1, self.spec.qav.max_rounds + 1):
             open_qs = [
                 q
@@ -132,7 +133,15 @@ class Clarifier:
             outcome = await self._run_task(slot, attempt, payload)
             if outcome is not DispatchOutcome.DONE:
                 return outcome
-            feedback = await self._validate(open_qs, final=round_no == self.spec.qav.max_rounds)
+            answers = {
+                a["question_code"]: a for a in (await self._artifact("qav-answers")).get("answers", [])
+            }
+            # the answerer repeating itself despite the feedback makes this the last round
+            stuck = bool(previous) and all(answers.get(q.code) == previous.get(q.code) for q in open_qs)
+            feedback = await self._validate(
+                open_qs, answers, final=stuck or round_no == self.spec.qav.max_rounds
+            )
+            previous = answers
         return await self._waiting()
 
     async def _record_questions(self) -> None:
@@ -184,9 +193,10 @@ class Clarifier:
         text += "\n" + "\n".join(a for _, a in accepted)
         return text.lower(), accepted
 
-    async def _validate(self, open_qs: list[QuestionRecord], *, final: bool) -> dict[str, str]:
+    async def _validate(
+        self, open_qs: list[QuestionRecord], answers: dict[str, Any], *, final: bool
+    ) -> dict[str, str]:
         """Score this round's answers; accept, retry (returns feedback by code), or settle."""
-        answers = {a["question_code"]: a for a in (await self._artifact("qav-answers")).get("answers", [])}
         corpus, accepted = await self._corpus()
         feedback: dict[str, str] = {}
         for q in open_qs:

@@ -134,13 +134,17 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
 def _evidence(question: Mapping[str, Any], ctx: Ctx) -> list[tuple[int, str, str]]:
     """(overlap, source, quote) candidates, best first."""
     wanted = words(str(question.get("text", ""))) | words(str(question.get("topic", "")))
+    # who the product is for appears everywhere; it says nothing about what was asked
+    wanted -= {w for actor in (*ctx.a.target_users, *ctx.a.actors) for w in words(actor)}
     found: list[tuple[int, str, str]] = []
     for k in question.get("knowledge") or []:
         if isinstance(k, Mapping) and k.get("answer"):
-            found.append(
-                (len(wanted & words(str(k["answer"]))) + 1, f"answer:{k.get('code', '?')}", str(k["answer"]))
-            )
+            overlap = len(wanted & words(str(k["answer"])))
+            if overlap >= 2:  # an accepted answer on the same subject outranks artifact text
+                found.append((overlap + 1, f"answer:{k.get('code', '?')}", str(k["answer"])))
     for artifact_type, content in sorted(ctx.artifacts.items()):
+        if artifact_type.startswith("qav-"):
+            continue  # the questions themselves are not evidence
         for path, text in _strings(content, artifact_type):
             overlap = len(wanted & words(text))
             if overlap >= 2 and len(text) >= 12:
@@ -161,7 +165,7 @@ def answers(ctx: Ctx) -> JSON:
         if found:
             best = found[0][0]
             quotes = [{"source": src, "quote": clip(text, 400)} for _, src, text in found]
-            answer = "; ".join(f"{e['quote']} ({e['source']})" for e in quotes)
+            answer = " ".join(e["quote"].rstrip(".") + "." for e in quotes)
             confidence = round(min(0.95, 0.3 + 0.15 * best), 2)
         else:
             quotes, answer, confidence = [], "The artifacts so far do not settle this question.", 0.2

@@ -1,0 +1,1 @@
+"""Benchmarks: each module prints numbers and writes ``bench/results/<name>.json``."""
