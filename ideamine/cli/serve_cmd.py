@@ -15,6 +15,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ideamine.cli.gateway_cmd import SERVE_HELP, add_serve_arguments, serve_gateway
+
 __all__ = ["ServerCommand", "SERVERS", "register"]
 
 
@@ -103,6 +105,7 @@ SERVERS: dict[str, ServerCommand] = {
         add_arguments=_orchestrator_arguments,
         run=_run_orchestrator,
     ),
+    "gateway": ServerCommand(SERVE_HELP, add_serve_arguments, serve_gateway),
 }
 
 
