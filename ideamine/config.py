@@ -12,7 +12,7 @@ from dataclasses import replace
 from ideamine.errors import InvalidInput
 from ideamine.llm.anthropic_provider import AnthropicConfig
 
-__all__ = ["anthropic_config_from_env"]
+__all__ = ["anthropic_config_from_env", "orchestrator_address_from_env"]
 
 
 def anthropic_config_from_env() -> AnthropicConfig:
@@ -33,3 +33,8 @@ def anthropic_config_from_env() -> AnthropicConfig:
     if model := os.environ.get("IDEAMINE_ANTHROPIC_MODEL", "").strip():
         config = replace(config, model=model)
     return config
+
+
+def orchestrator_address_from_env(default: str = "127.0.0.1:50051") -> str:
+    """Where clients find the orchestrator: ``IDEAMINE_ORCHESTRATOR_ADDR`` or ``default``."""
+    return os.environ.get("IDEAMINE_ORCHESTRATOR_ADDR", "").strip() or default

@@ -33,9 +33,10 @@ from ideamine._proto.ideamine.v1 import (
     task_pb2,
 )
 from ideamine.catalogue import PhaseSpec
-from ideamine.enums import GateDecision, Policy
+from ideamine.enums import GateDecision
 from ideamine.errors import InvalidInput, decode_task_error
 from ideamine.plugins import AgentEntry
+from ideamine.runfile import RunRequest
 from ideamine.store.records import (
     AgentHostRecord,
     ArtifactRecord,
@@ -62,6 +63,7 @@ __all__ = [
     "timestamp",
     "to_struct",
     "from_struct",
+    "message_to_json",
     "phase_or_unspecified",
     "optional_phase",
     "budget_to_proto",
@@ -69,6 +71,7 @@ __all__ = [
     "usage_to_proto",
     "run_request_dict",
     "run_violation_field",
+    "run_request_to_proto",
     "run_to_proto",
     "event_to_proto",
     "phase_execution_to_proto",
@@ -185,6 +188,11 @@ def _wire(value: StrEnum) -> Any:
     return enum_to_proto(value)
 
 
+def message_to_json(message: Any) -> str:
+    """A message as indented JSON with proto field names (CLI output)."""
+    return str(json_format.MessageToJson(message, preserving_proto_field_name=True, indent=2))
+
+
 def phase_or_unspecified(name: str | None) -> Any:
     """``phase_to_proto`` for stored names, PHASE_UNSPECIFIED for None or a name the proto lacks.
 
@@ -262,7 +270,9 @@ def run_request_dict(run: run_pb2.Run) -> dict[str, Any]:
             if v
         }
     if run.policy:
-        data["policy"] = enum_from_proto(Policy, run.policy, field="run.policy").value
+        value = common_pb2.Policy.DESCRIPTOR.values_by_number.get(run.policy)
+        # an unknown number is passed on as is, so the run-file rules name the field
+        data["policy"] = value.name.removeprefix(enum_prefix("Policy")) if value is not None else run.policy
     return data
 
 
@@ -275,6 +285,26 @@ _RUN_FIELD_RENAMES = {
 def run_violation_field(field: str) -> str:
     """The CreateRun field path of a run-file field named by ``parse_run_request``."""
     return "run." + _RUN_FIELD_RENAMES.get(field, field) if field else "run"
+
+
+def run_request_to_proto(request: RunRequest) -> run_pb2.Run:
+    """A validated run request (e.g. a parsed run file) as the ``run`` of CreateRun."""
+    c = request.constraints
+    budget = request.budget
+    return run_pb2.Run(
+        title=request.title,
+        idea=request.idea,
+        constraints=run_pb2.Constraints(
+            budget_usd=float(c.get("budget_usd") or 0.0),
+            timeline=str(c.get("timeline") or ""),
+            compliance=list(c.get("compliance") or []),
+            target_users=list(c.get("target_users") or []),
+            tech_preferences=list(c.get("tech_preferences") or []),
+        ),
+        requested_phases=[phase_or_unspecified(p) for p in request.requested_phases or request.phases],
+        budget=budget_to_proto(budget),
+        policy=_wire(request.policy),
+    )
 
 
 def run_to_proto(

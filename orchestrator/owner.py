@@ -15,6 +15,8 @@ it is woken (a run was created or resumed here):
    yet cannot move the run.
    Runs that stopped (paused, awaiting input or a waiver, out of budget) stay held but
    idle until an API call moves them back to RUNNING; terminal runs are released.
+4. **Fire timers** of held runs (``claim_due_timers``): an answer deadline that passed
+   while the run was AWAITING_INPUT resumes it on the recorded assumptions.
 
 Two more loops keep the engine fed: the **outbox relay and notices reader** (publish
 pending outbox rows — tasks and the agent hosts' completion notices — then read notices
@@ -36,11 +38,12 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from ideamine.enums import TERMINAL_RUN_STATUSES, RunStatus
-from ideamine.errors import IdeaMineError, NotFound
+from ideamine.errors import Conflict, IdeaMineError, NotFound
 from ideamine.queue.base import TaskQueue
 from ideamine.queue.reconciler import Reconciler
 from ideamine.store.base import RunStore
-from ideamine.store.records import RunRecord
+from ideamine.store.records import Event, RunRecord
+from orchestrator.engine import events as ev
 from orchestrator.engine.deps import EngineDeps
 from orchestrator.engine.driver import RunDriver
 from orchestrator.engine.signals import Waker
@@ -198,8 +201,34 @@ class RunOwner:
             for run_id in await self.store.runs_needing_owner(limit=room):
                 if run_id not in self.held:
                     await self._adopt(run_id)
+        await self._fire_timers()
         for run_id, held in list(self.held.items()):
             await self._steer(run_id, held)
+
+    async def _fire_timers(self) -> None:
+        """Fire the due durable timers of held runs (mark, then act; acting twice is harmless).
+
+        A run stopped AWAITING_INPUT whose answer deadline passed goes back to RUNNING, and
+        the engine settles the unanswered questions on their recorded assumptions. Other
+        timers just wake the run's waiting phase, which re-reads the store.
+        """
+        if not self.held:
+            return
+        for timer in await self.store.claim_due_timers(owner=self.replica_id, run_ids=list(self.held)):
+            held = self.held.get(timer.run_id)
+            run = await self.store.get_run(timer.run_id)
+            if held is not None and run.status is RunStatus.AWAITING_INPUT:
+                with contextlib.suppress(Conflict):
+                    await self.store.transition_run(
+                        run.id,
+                        expected=[RunStatus.AWAITING_INPUT],
+                        new=RunStatus.RUNNING,
+                        reason="answer deadline passed",
+                        events=[Event(ev.RUN_RESUMED, {"from": run.status.value, "timer": timer.kind})],
+                        fence=(self.replica_id, held.fence),
+                    )
+            await self.store.complete_timer(timer.id)
+            self.waker.notify(timer.run_id)
 
     async def _adopt(self, run_id: str) -> None:
         try:

@@ -59,11 +59,7 @@ def parse_create_run(request: run_pb2.CreateRunRequest, app: App) -> RunRequest:
             phases.append(phase_from_proto(number))
         except InvalidInput:
             violations.append(FieldViolation(f"run.requested_phases[{i}]", "must name a phase"))
-    data: dict[str, Any] = {}
-    try:
-        data = run_request_dict(request.run)
-    except InvalidInput as exc:
-        violations.extend(exc.violations)
+    data: dict[str, Any] = run_request_dict(request.run)
     if phases:
         data["phases"] = phases
     parsed = None

@@ -1,0 +1,188 @@
+"""Helpers for the orchestrator tests: keys and tokens, databases, servers, status details."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+import grpc
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from ideamine.ids import new_id
+from ideamine.store.migrate import migrate
+from orchestrator.config import load_config
+from orchestrator.server import OrchestratorServer
+
+ISSUER = "ideamine-test"
+AUDIENCE = "ideamine-api"
+HS_SECRET = "test-secret-that-is-long-enough-for-hs256"
+KID = "test-key-1"
+
+
+@dataclass
+class Keys:
+    """The signing keys of a test: a trusted RSA key in a JWKS file, an untrusted one, a secret."""
+
+    private: rsa.RSAPrivateKey
+    stranger: rsa.RSAPrivateKey
+    jwks_file: Path
+    public_pem: bytes = field(default=b"")
+
+    def token(
+        self,
+        *,
+        sub: str = "alice",
+        tenant: str = "acme",
+        roles: Any = ("viewer", "operator", "admin"),
+        exp_in: float = 300,
+        issuer: str = ISSUER,
+        audience: str = AUDIENCE,
+        key: Any = None,
+        algorithm: str = "RS256",
+        kid: str | None = KID,
+        **extra: Any,
+    ) -> str:
+        """A signed JWT; every part can be made wrong on purpose."""
+        now = int(time.time())
+        claims = {
+            "sub": sub,
+            "tenant": tenant,
+            "roles": list(roles) if not isinstance(roles, str) else roles,
+            "iss": issuer,
+            "aud": audience,
+            "iat": now,
+            "exp": now + int(exp_in),
+            **extra,
+        }
+        claims = {k: v for k, v in claims.items() if v is not None}
+        headers = {"kid": kid} if kid else {}
+        return jwt.encode(
+            claims, key if key is not None else self.private, algorithm=algorithm, headers=headers
+        )
+
+
+def make_keys(directory: Path) -> Keys:
+    """Generate the keys and write the JWKS file."""
+    from cryptography.hazmat.primitives import serialization
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key(), as_dict=True)
+    jwk.update({"kid": KID, "alg": "RS256", "use": "sig"})
+    path = directory / "jwks.json"
+    path.write_text(json.dumps({"keys": [jwk]}), encoding="utf-8")
+    pem = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return Keys(private=private, stranger=stranger, jwks_file=path, public_pem=pem)
+
+
+async def create_database(pg_url: str) -> str:
+    """A fresh, migrated database; returns its URL."""
+    name = f"ideamine_orch_{new_id().replace('-', '')}"
+    admin = await asyncpg.connect(pg_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = pg_url.rsplit("/", 1)[0] + f"/{name}"
+    await migrate(url)
+    return url
+
+
+async def drop_database(pg_url: str, url: str) -> None:
+    """Drop a database made by :func:`create_database`."""
+    admin = await asyncpg.connect(pg_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def server_config(
+    db_url: str, redis_url: str, prefix: str, keys: Keys | None = None, **overrides: Any
+) -> Any:
+    """A test server's config: loopback port 0, small leases, auth on unless ``keys`` is None."""
+    explicit: dict[str, Any] = {
+        "database_url": db_url,
+        "redis_url": redis_url,
+        "listen": "127.0.0.1:0",
+        "queue_prefix": prefix,
+        "lease_seconds": 1.5,
+        "reconcile_seconds": 2.0,
+        "outbox_poll_seconds": 0.05,
+        "watch_poll_seconds": 0.05,
+        "health_interval": 0.5,
+        "grace_seconds": 1.0,
+    }
+    if keys is None:
+        explicit["insecure_local"] = True
+    else:
+        explicit.update(
+            jwt_jwks_file=str(keys.jwks_file),
+            jwt_hs256_secret=HS_SECRET,
+            jwt_issuer=ISSUER,
+            jwt_audience=AUDIENCE,
+        )
+    explicit.update(overrides)
+    return load_config(explicit, environ={})
+
+
+@asynccontextmanager
+async def running_server(config: Any, **kwargs: Any) -> AsyncIterator[OrchestratorServer]:
+    """An orchestrator replica, started and shut down around the block."""
+    server = OrchestratorServer(config, **kwargs)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.shutdown(0.5)
+
+
+def unique_prefix() -> str:
+    """A Redis key prefix no other test uses."""
+    return f"test-orch-{uuid.uuid4().hex[:12]}"
+
+
+def bearer(token: str) -> tuple[tuple[str, str], ...]:
+    """Call metadata carrying ``token``."""
+    return (("authorization", f"Bearer {token}"),)
+
+
+def violations(err: grpc.aio.AioRpcError) -> dict[str, str]:
+    """The BadRequest field violations of a failed call, field → description."""
+    status = rpc_status.from_call(err)
+    assert status is not None, "no rich status"
+    out: dict[str, str] = {}
+    for d in status.details:
+        if d.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            d.Unpack(bad)
+            out.update({v.field: v.description for v in bad.field_violations})
+    return out
+
+
+async def eventually(
+    check: Callable[[], Awaitable[Any]], *, within: float = 30.0, what: str = "condition"
+) -> Any:
+    """Poll ``check`` until truthy; fail after ``within`` seconds (a deadline, not a sleep)."""
+    deadline = time.monotonic() + within
+    while True:
+        value = await check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
