@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ideamine.cli.run_cmd",
     "ideamine.cli.store_cmd",
     "ideamine.cli.serve_cmd",
+    "ideamine.cli.plugins_cmd",
     "ideamine.cli.client_cmd",
     "ideamine.cli.gateway_cmd",
 )

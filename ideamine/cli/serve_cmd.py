@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from agent_host.config import add_arguments as add_agent_host_arguments
 from ideamine.cli.gateway_cmd import SERVE_HELP, add_serve_arguments, serve_gateway
 
 __all__ = ["ServerCommand", "SERVERS", "register"]
@@ -98,6 +99,12 @@ def _run_orchestrator(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_agent_host(args: argparse.Namespace) -> int:
+    from agent_host.__main__ import serve
+
+    return serve(args)
+
+
 #: every service ``ideamine serve`` can run, by name
 SERVERS: dict[str, ServerCommand] = {
     "orchestrator": ServerCommand(
@@ -106,6 +113,11 @@ SERVERS: dict[str, ServerCommand] = {
         run=_run_orchestrator,
     ),
     "gateway": ServerCommand(SERVE_HELP, add_serve_arguments, serve_gateway),
+    "agent-host": ServerCommand(
+        help="an agent host: runs agent plugins on tasks from Redis (PostgreSQL + Redis)",
+        add_arguments=add_agent_host_arguments,
+        run=_run_agent_host,
+    ),
 }
 
 
