@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ideamine import metrics, tracing
 from ideamine.canonical import canonical_json
 from ideamine.errors import IdeaMineError, LLMCircuitOpen, LLMOutputInvalid
 from ideamine.ids import new_id
@@ -204,6 +205,7 @@ class MeteredLLM:
         """One metered model call: reserve, call through the breaker, settle, record."""
         reservation = await self._reserve(request)
         breaker = self._breakers.get(self.provider.name, request.model or "default")
+        span = tracing.start_llm_span(self.provider.name, request.model or "default", self._agent)
         started = time.perf_counter()
         result: LLMResult | None = None
         error: BaseException | None = None
@@ -215,6 +217,8 @@ class MeteredLLM:
             raise
         finally:
             latency_ms = (time.perf_counter() - started) * 1000.0
+            self._observe(request, result, error, latency_ms / 1000.0, span)
+            metrics.observe_circuit(self.provider.name, request.model or "default", breaker.state.value)
             in_t, out_t, cost = _known_usage(result, error)
             called = not isinstance(error, LLMCircuitOpen)
             if called:
@@ -224,6 +228,33 @@ class MeteredLLM:
                     await self._store.settle(reservation, tokens=in_t + out_t, usd=cost)
                 if called:
                     await self._store.record_llm_call(self._record(request, result, error, latency_ms))
+
+    def _observe(
+        self,
+        request: LLMRequest,
+        result: LLMResult | None,
+        error: BaseException | None,
+        seconds: float,
+        span: tracing.Span,
+    ) -> None:
+        """Metrics and the span of one call (``ideamine.metrics``, ``ideamine.tracing``)."""
+        in_t, out_t, cost = _known_usage(result, error)
+        model = result.model if result is not None else (request.model or "unknown")
+        reason = None if error is None else str(getattr(error, "reason", type(error).__name__))
+        metrics.observe_llm_call(
+            provider=self.provider.name,
+            model=model,
+            agent=self._agent,
+            phase=self._phase,
+            error_reason=reason,
+            input_tokens=in_t,
+            output_tokens=out_t,
+            cost_usd=cost,
+            seconds=seconds,
+        )
+        tracing.end_llm_span(
+            span, model=model, input_tokens=in_t, output_tokens=out_t, cost_usd=cost, error=error
+        )
 
     async def _reserve(self, request: LLMRequest) -> Reservation | None:
         if self._store is None or self._scope_id is None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ideamine import metrics
 from ideamine.enums import TaskStatus
 from ideamine.errors import NotFound, QueueFull
 from ideamine.queue.base import TaskQueue
@@ -141,6 +142,7 @@ class Reconciler:
                 chunk = missing[i : i + self.batch_size]
                 await self.queue.publish(chunk)
                 republished += len(chunk)
+                metrics.TASKS_REPUBLISHED.inc(len(chunk))
         except QueueFull:
             log.warning("queue full: %d missing tasks wait for the next pass", len(missing) - republished)
             return _with(report, republished, len(unfinished), backlogged=True)
@@ -164,6 +166,7 @@ class Reconciler:
             if task.status in _PUBLISHABLE:
                 messages.append(task_message(task, trace=_trace_of(row.payload)))
         await self.queue.publish(messages)
+        metrics.TASKS_PUBLISHED.inc(len(messages))
         return len(messages), len(rows) - len(messages)
 
     async def _publish_notices(self, rows: Sequence[OutboxRecord]) -> tuple[int, int]:

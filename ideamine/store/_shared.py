@@ -18,7 +18,7 @@ import json
 import re
 import types
 import typing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -27,6 +27,7 @@ from ideamine.enums import TERMINAL_TASK_STATUSES, TaskStatus
 from ideamine.errors import BudgetExceeded, Conflict, InvalidInput, StaleAttempt
 from ideamine.store.ledger import iso_timestamp
 from ideamine.store.records import JSON, BudgetLimits, Event, NewTask, TaskRecord
+from ideamine.tracing import inject_trace
 
 __all__ = [
     "THRESHOLDS",
@@ -212,9 +213,11 @@ def task_message(task: TaskRecord) -> JSON:
     """The outbox payload that announces one attempt of a task to the queue.
 
     It carries only identifiers: the worker reads the task row itself, so a message
-    can never disagree with the store about the input.
+    can never disagree with the store about the input. Plus the W3C trace context of the
+    caller's span (the engine's phase attempt), which the relay copies into the message
+    so the agent host's task span continues the orchestrator's trace.
     """
-    return {
+    payload: JSON = {
         "task_id": task.id,
         "run_id": task.run_id,
         "phase": task.phase,
@@ -223,6 +226,9 @@ def task_message(task: TaskRecord) -> JSON:
         "attempt": task.attempt,
         "idempotency_key": task.idempotency_key,
     }
+    if trace := inject_trace():
+        payload["trace"] = trace
+    return payload
 
 
 def _used_fraction_thresholds(used: float, limit: float | None) -> set[int]:
@@ -315,31 +321,48 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def _coerce(hint: Any, value: Any) -> Any:
-    """Convert one column value to the Python type a record field declares."""
-    if value is None:
-        return None
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _json_value(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+@functools.cache
+def _converter(hint: Any) -> Callable[[Any], Any]:
+    """The function that turns one column value into the type ``hint`` declares.
+
+    Built once per hint: rows are converted on every read, and inspecting type hints per
+    value was the store's hottest path.
+    """
     origin = typing.get_origin(hint)
     if origin in (types.UnionType, typing.Union):
         inner = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _coerce(inner[0], value) if len(inner) == 1 else value
+        return _converter(inner[0]) if len(inner) == 1 else _identity
     if origin is tuple:
-        items = json.loads(value) if isinstance(value, str) else value
-        return tuple(str(i) if typing.get_args(hint)[0] is str else i for i in items)
+        as_str = typing.get_args(hint)[0] is str
+
+        def to_tuple(value: Any) -> tuple[Any, ...]:
+            items = _json_value(value)
+            return tuple(str(i) for i in items) if as_str else tuple(items)
+
+        return to_tuple
     if origin in (dict, list):
-        return json.loads(value) if isinstance(value, str) else value
+        return _json_value
     if isinstance(hint, type):
         if issubclass(hint, enum.Enum):
-            return hint(value)
+            return hint
         if hint is datetime:
-            return _to_datetime(value)
-        if hint is bool:
-            return bool(value)
-        if hint in (int, float):
-            return hint(value)
-        if hint is str:
-            return str(value)
-    return value
+            return _to_datetime
+        if hint in (bool, int, float, str):
+            return hint
+    return _identity
+
+
+def _coerce(hint: Any, value: Any) -> Any:
+    """Convert one column value to the Python type a record field declares."""
+    return None if value is None else _converter(hint)(value)
 
 
 def _to_datetime(value: Any) -> datetime:
@@ -358,14 +381,20 @@ def to_record(cls: type[_R], row: Mapping[str, Any], **overrides: Any) -> _R:
     become enum members, JSON arrays become tuples. Fields that are not plain columns
     (e.g. a run's ``budget``) are passed in ``overrides``.
     """
-    hints = _hints(cls)  # type: ignore[arg-type]
     values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if f.name in overrides:
-            values[f.name] = overrides[f.name]
+    for name, convert in _field_converters(cls):  # type: ignore[arg-type]
+        if name in overrides:
+            values[name] = overrides[name]
         else:
-            values[f.name] = _coerce(hints[f.name], row[f.name])
+            value = row[name]
+            values[name] = None if value is None else convert(value)
     return cls(**values)
+
+
+@functools.cache
+def _field_converters(cls: type) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+    hints = _hints(cls)
+    return tuple((f.name, _converter(hints[f.name])) for f in dataclasses.fields(cls))
 
 
 def limits_from_row(row: Mapping[str, Any], prefix: str) -> BudgetLimits:
