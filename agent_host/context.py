@@ -60,6 +60,7 @@ async def build_context(
     *,
     llm: LLMClient,
     heartbeat: Callable[[], Awaitable[None]],
+    with_run_summary: bool = False,
 ) -> AgentContext:
     """Everything the agent may read: idea, accepted artifacts, story, feedback, answers."""
     run = await store.get_run(task.run_id)
@@ -84,7 +85,7 @@ async def build_context(
         for q in questions
         if q.status in _ANSWERED and q.answer
     )
-    summary = await run_summary(store, task.run_id)
+    summary = await run_summary(store, task.run_id) if with_run_summary else {}
     story = task.input.get("story")
     return AgentContext(
         info=task_info(task),

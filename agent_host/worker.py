@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agent_host.context import build_context, task_info
+from ideamine import metrics, tracing
 from ideamine.agents import AgentContext, Artifact, TaskInfo
 from ideamine.enums import TERMINAL_TASK_STATUSES, TaskStatus
 from ideamine.errors import AgentError, Conflict, IdeaMineError, NotFound, encode_task_error
@@ -139,6 +140,10 @@ class TaskWorker:
 
     async def run(self) -> None:
         """Consume and run tasks until :meth:`shutdown` or :meth:`drain`."""
+        with metrics.worker_slots(self.concurrency):
+            await self._consume()
+
+    async def _consume(self) -> None:
         reclaim_every = max(self.lease_seconds / 3, 0.05)
         last_reclaim = 0.0
         loop = asyncio.get_running_loop()
@@ -159,6 +164,7 @@ class TaskWorker:
         """Take over entries of dead consumers; mark dead-lettered tasks DEAD."""
         result = await self.queue.reclaim(self.consumer, min_idle_ms=int(self.lease_seconds * 1000))
         for dead in result.dead:
+            metrics.DEAD_LETTERS.inc()
             task_id = getattr(dead, "task_id", None) or getattr(
                 getattr(dead, "message", None), "task_id", None
             )
@@ -179,6 +185,7 @@ class TaskWorker:
                     events=[Event("task.dead", {"reason": reason}, phase=task.phase, task_id=task.id)],
                     notice=self._notice(task, TaskStatus.DEAD),
                 )
+                metrics.task_finished(task.agent, "dead")
 
     async def _wait_inflight(self) -> None:
         if self._inflight:
@@ -217,8 +224,11 @@ class TaskWorker:
     async def handle(self, delivery: Delivery[TaskMessage]) -> None:
         """Process one delivery end to end; never raises (failures are recorded)."""
         msg = delivery.message
+        if delivery.deliveries > 1:
+            metrics.TASK_REDELIVERIES.labels(agent=msg.agent).inc()
         try:
-            await self._handle(delivery)
+            with tracing.task_span(msg), metrics.HOST_BUSY.track_inprogress():
+                await self._handle(delivery)
         except IdeaMineError as exc:
             log.warning("task %s attempt %s: %s", msg.task_id, msg.attempt, exc.message)
         except asyncio.CancelledError:
@@ -271,6 +281,7 @@ class TaskWorker:
             return
         if await self.store.get_task_result(task.idempotency_key) is not None:
             await self.store.commit_task_result(task.id, attempt=task.attempt, output={}, artifacts=[])
+            metrics.IDEMPOTENT_HITS.labels(agent=task.agent).inc()
             return
         if task.status is TaskStatus.RUNNING:
             if task.lease_expires_at is not None and task.lease_expires_at < datetime.now(UTC):
@@ -284,7 +295,9 @@ class TaskWorker:
                         )
                     ],
                 )
+                metrics.TASKS_REQUEUED.labels(phase=task.phase, reason="worker_lost").inc()
             return
+        queued_at = task.updated_at
         task = await self.store.start_task(
             task.id, attempt=task.attempt, worker=self.consumer, lease_seconds=self.lease_seconds
         )
@@ -299,7 +312,8 @@ class TaskWorker:
                 )
             ],
         )
-        await self._execute(task, delivery)
+        with metrics.task_running(task.agent, queued_at):
+            await self._execute(task, delivery)
 
     async def _execute(self, task: TaskRecord, delivery: Delivery[TaskMessage]) -> None:
         entry = self.registry.get(task.agent)
@@ -324,7 +338,13 @@ class TaskWorker:
 
         beat = asyncio.create_task(self._beat(heartbeat))
         try:
-            context = await build_context(self.store, task, llm=llm, heartbeat=heartbeat)
+            context = await build_context(
+                self.store,
+                task,
+                llm=llm,
+                heartbeat=heartbeat,
+                with_run_summary=bool(getattr(entry.cls, "needs_run_summary", False)),
+            )
             timeout = None
             if task.deadline is not None:
                 timeout = max((task.deadline - datetime.now(UTC)).total_seconds(), 0.001)
@@ -334,6 +354,7 @@ class TaskWorker:
         except Exception as exc:
             beat.cancel()
             self.failed += 1
+            tracing.record_error(exc)
             status = TaskStatus.FAILED
             await self.store.fail_task(
                 task.id,
@@ -345,6 +366,7 @@ class TaskWorker:
                 ],
                 notice=self._notice(task, status),
             )
+            metrics.task_finished(task.agent, "failed")
             await self._after_commit()
             return
         finally:
@@ -375,6 +397,7 @@ class TaskWorker:
             notice=self._notice(task, TaskStatus.SUCCEEDED),
         )
         self.completed += 1
+        metrics.task_finished(task.agent, "succeeded")
         await self._after_commit()
 
     async def _after_commit(self) -> None:

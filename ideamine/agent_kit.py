@@ -54,6 +54,8 @@ class SchemaAgent:
     #: per task key: what to produce
     instructions: ClassVar[Mapping[str, str]] = {}
     max_tokens: ClassVar[int] = 8192
+    #: whether the agent reads the run's gate results and spend (``context.run_summary``)
+    needs_run_summary: ClassVar[bool] = False
 
     def system_prompt(self) -> str:
         """The system prompt: the data-handling preamble plus the agent's role."""

@@ -155,6 +155,7 @@ class AgentRegistry:
     def __init__(self, entries: Iterable[AgentEntry], catalogue: Catalogue) -> None:
         self.catalogue = catalogue
         self._by_name: dict[str, AgentEntry] = {}
+        self._validators: dict[str, Callable[[str, Any], list[str]]] = {}
         for e in entries:
             _validate_agent(e.cls, e.plugin, catalogue)
             if e.name in self._by_name:
@@ -236,6 +237,9 @@ class AgentRegistry:
         Extension artifact types are checked against the plugin's own schema, so a
         third-party agent's output is held to exactly what it declared.
         """
+        cached = self._validators.get(agent)
+        if cached is not None:
+            return cached
         validators = {t: Draft202012Validator(s) for t, s in self._by_name[agent].cls.schemas.items()}
 
         def validate(artifact_type: str, content: Any) -> list[str]:
@@ -244,4 +248,5 @@ class AgentRegistry:
                 return [f"$: agent {agent!r} declares no schema for {artifact_type!r}"]
             return sorted(f"{e.json_path}: {e.message[:300]}" for e in v.iter_errors(content))
 
+        self._validators[agent] = validate
         return validate

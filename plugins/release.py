@@ -16,6 +16,7 @@ class ReleaseAgent(SchemaAgent):
     phase = "release"
     tasks = catalogue_tasks("release")
     schemas = catalogue_schemas("release")
+    needs_run_summary = True  # the release dossier reports gate results and cost
     consumes = (
         "idea-spec",
         "infrastructure-plan",

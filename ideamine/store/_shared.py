@@ -360,11 +360,6 @@ def _converter(hint: Any) -> Callable[[Any], Any]:
     return _identity
 
 
-def _coerce(hint: Any, value: Any) -> Any:
-    """Convert one column value to the Python type a record field declares."""
-    return None if value is None else _converter(hint)(value)
-
-
 def _to_datetime(value: Any) -> datetime:
     parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
     if not isinstance(parsed, datetime):
