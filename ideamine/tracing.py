@@ -30,7 +30,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -43,6 +43,9 @@ from opentelemetry.util.types import AttributeValue
 
 from ideamine.errors import InvalidInput
 from ideamine.logs import bind
+
+if TYPE_CHECKING:  # the queue package imports the store, which imports this module
+    from ideamine.queue.message import TaskMessage
 
 __all__ = [
     "Span",
@@ -201,17 +204,6 @@ def extract_trace(carrier: Mapping[str, str]) -> Context:
 
 
 # ------------------------------------------------------------------- spans
-class TaskMessageLike(Protocol):
-    """What :func:`task_span` reads from a queue message (``ideamine.queue.message.TaskMessage``)."""
-
-    task_id: str
-    run_id: str
-    phase: str
-    agent: str
-    attempt: int
-    trace: dict[str, str]
-
-
 @contextmanager
 def run_span(run_id: str) -> Iterator[Span]:
     """The root span of one drive of a run; binds ``run_id`` for logs."""
@@ -246,7 +238,7 @@ def phase_attempt_span(run_id: str, phase: str, attempt: int) -> Iterator[Span]:
 
 
 @contextmanager
-def task_span(message: TaskMessageLike) -> Iterator[Span]:
+def task_span(message: TaskMessage) -> Iterator[Span]:
     """A worker's handling of one task message, continuing the trace the message carries."""
     attrs: dict[str, AttributeValue] = {
         "ideamine.run.id": message.run_id,
