@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ideamine import metrics
 from ideamine.canonical import content_hash
 from ideamine.catalogue import PhaseSpec
 from ideamine.enums import RunStatus, TaskStatus
@@ -191,6 +192,7 @@ class Dispatcher:
             )
         except Conflict:
             return  # someone else moved it first (worker finished, another healer); re-read next pass
+        metrics.TASKS_REQUEUED.labels(phase=self.spec.name, reason=event.removeprefix("task.")).inc()
         if self.deps.flush_outbox is not None:
             await self.deps.flush_outbox()
 
