@@ -112,7 +112,9 @@ class RunStore(Protocol):
         """
         ...
 
-    async def update_run_budget(self, run_id: str, budget: BudgetLimits, *, events: Sequence[Event] = ()) -> RunRecord:
+    async def update_run_budget(
+        self, run_id: str, budget: BudgetLimits, *, events: Sequence[Event] = ()
+    ) -> RunRecord:
         """Replace the run's budget limits (and its run-scope limits), e.g. RaiseBudget."""
         ...
 
@@ -142,7 +144,9 @@ class RunStore(Protocol):
         ...
 
     # -------------------------------------------------------------------- tasks
-    async def create_tasks(self, tasks: Sequence[NewTask], *, events: Sequence[Event] = ()) -> list[TaskRecord]:
+    async def create_tasks(
+        self, tasks: Sequence[NewTask], *, events: Sequence[Event] = ()
+    ) -> list[TaskRecord]:
         """Insert tasks as QUEUED (attempt 1) with one outbox row each, in one transaction.
 
         A task whose idempotency key already has a committed result is created directly
@@ -160,11 +164,15 @@ class RunStore(Protocol):
         """Tasks of a run, oldest first."""
         ...
 
-    async def start_task(self, task_id: str, *, attempt: int, worker: str, lease_seconds: float) -> TaskRecord:
+    async def start_task(
+        self, task_id: str, *, attempt: int, worker: str, lease_seconds: float
+    ) -> TaskRecord:
         """QUEUED → RUNNING for ``attempt`` (fenced); sets worker and lease expiry."""
         ...
 
-    async def heartbeat_task(self, task_id: str, *, attempt: int, worker: str, lease_seconds: float) -> TaskRecord:
+    async def heartbeat_task(
+        self, task_id: str, *, attempt: int, worker: str, lease_seconds: float
+    ) -> TaskRecord:
         """Extend a RUNNING task's lease; StaleAttempt if another attempt/worker owns it."""
         ...
 
@@ -260,12 +268,19 @@ class RunStore(Protocol):
         ...
 
     # ------------------------------------------------------------------- timers
-    async def arm_timer(self, run_id: str, *, kind: str, key: str, fire_at: datetime, payload: JSON) -> TimerRecord:
+    async def arm_timer(
+        self, run_id: str, *, kind: str, key: str, fire_at: datetime, payload: JSON
+    ) -> TimerRecord:
         """Create a timer; arming an existing (run, kind, key) returns the existing one."""
         ...
 
     async def claim_due_timers(
-        self, *, owner: str, now: datetime | None = None, limit: int = 100, run_ids: Sequence[str] | None = None
+        self,
+        *,
+        owner: str,
+        now: datetime | None = None,
+        limit: int = 100,
+        run_ids: Sequence[str] | None = None,
     ) -> list[TimerRecord]:
         """Claim due, unfired timers (SKIP LOCKED); each timer is claimed by one owner once."""
         ...
@@ -354,7 +369,9 @@ class RunStore(Protocol):
         """Store one gate evaluation with its events."""
         ...
 
-    async def list_gate_evaluations(self, run_id: str, *, phase: str | None = None) -> list[GateEvaluationRecord]:
+    async def list_gate_evaluations(
+        self, run_id: str, *, phase: str | None = None
+    ) -> list[GateEvaluationRecord]:
         """Gate evaluations of a run, oldest first."""
         ...
 
@@ -412,7 +429,9 @@ class RunStore(Protocol):
         """Store one model call's usage and cost."""
         ...
 
-    async def list_llm_calls(self, *, run_id: str | None = None, task_id: str | None = None) -> list[LLMCallRecord]:
+    async def list_llm_calls(
+        self, *, run_id: str | None = None, task_id: str | None = None
+    ) -> list[LLMCallRecord]:
         """Model calls, oldest first."""
         ...
 

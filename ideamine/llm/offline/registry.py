@@ -14,7 +14,17 @@ __all__ = ["generator", "produce", "generate", "supported_types"]
 Generator = Callable[[Ctx], JSON]
 
 _GENERATORS: dict[str, Generator] = {}
-_MODULES = ("early", "critique", "product", "bizdev", "engineering", "security", "delivery", "release", "clarify")
+_MODULES = (
+    "early",
+    "critique",
+    "product",
+    "bizdev",
+    "engineering",
+    "security",
+    "delivery",
+    "release",
+    "clarify",
+)
 _loaded = False
 
 
