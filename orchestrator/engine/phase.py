@@ -48,8 +48,16 @@ class PhaseOutcome(enum.Enum):
     STOPPED = "stopped"  #: the run left RUNNING (paused, cancelled) while the phase was open
 
 
+#: artifact types that record the process (Q/A/V), not deliverables the gates score
+PROCESS_ARTIFACT_PREFIX = "qav-"
+
+
 def _gate_view(records: Sequence[ArtifactRecord]) -> ArtifactSet:
-    return ArtifactSet(GateArtifact(r.type, r.content, r.sha256, r.id, r.phase) for r in records)
+    return ArtifactSet(
+        GateArtifact(r.type, r.content, r.sha256, r.id, r.phase)
+        for r in records
+        if not r.type.startswith(PROCESS_ARTIFACT_PREFIX)
+    )
 
 
 class PhaseRunner:
