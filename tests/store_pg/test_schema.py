@@ -4,26 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from enum import StrEnum
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
-from ideamine.enums import GateDecision, PhaseStatus, Policy, QuestionStatus, RunStatus, TaskStatus
+from tests.store.schema_facts import ENUM_COLUMNS
 
 pytestmark = pytest.mark.postgres
-
-#: (table, column) → the enum whose member names its CHECK constraint must list exactly
-ENUM_COLUMNS: dict[tuple[str, str], type[StrEnum]] = {
-    ("runs", "status"): RunStatus,
-    ("runs", "policy"): Policy,
-    ("phase_executions", "status"): PhaseStatus,
-    ("phase_executions", "decision"): GateDecision,
-    ("tasks", "status"): TaskStatus,
-    ("task_results", "status"): TaskStatus,
-    ("questions", "status"): QuestionStatus,
-    ("gate_evaluations", "decision"): GateDecision,
-}
 
 
 @pytest.fixture

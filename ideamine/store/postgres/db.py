@@ -12,7 +12,9 @@ That gives every method the same rules:
   retried a bounded number of times with a short, capped backoff — the transaction
   was rolled back, so running the function again is safe;
 - ``synchronous_commit`` is forced on for the session (DESIGN §3.4): whatever a method
-  returns is durable.
+  returns is durable;
+- prepared statements (asyncpg caches them per connection) use generic plans, planned
+  once per connection.
 """
 
 from __future__ import annotations
@@ -95,7 +97,14 @@ class Database:
                 max_size=self._max_size,
                 init=_init_connection,
                 reset=_reset_connection,
-                server_settings={"synchronous_commit": "on", "application_name": "ideamine-store"},
+                server_settings={
+                    "synchronous_commit": "on",
+                    "application_name": "ideamine-store",
+                    # plan each prepared statement once: the store's statements are written so
+                    # their generic plans use indexes (unnest batches + "= ANY($ids)" conditions),
+                    # and re-planning the large CTEs per call cost more than executing them
+                    "plan_cache_mode": "force_generic_plan",
+                },
             )
         except ValueError as exc:  # includes asyncpg.ClientConfigurationError: a malformed URL
             raise InvalidInput(f"bad database URL: {exc}", field="database_url") from exc

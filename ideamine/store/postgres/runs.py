@@ -214,6 +214,8 @@ class RunsMixin(StoreBase):
         require_id(run_id, "run")
         now = utcnow()
         dec = None if decision is None else decision.value
+        #: the parameters both statements share ($2… of the INSERT, $1… of the UPDATE)
+        values = (run_id, phase, status.value, attempt, plan_hash, score, dec, now, _TERMINAL_PHASE)
 
         async def tx(conn: Conn) -> Any:
             if expected is None:
@@ -226,15 +228,7 @@ class RunsMixin(StoreBase):
                        WHERE EXISTS (SELECT 1 FROM runs WHERE id = $2)
                        ON CONFLICT (run_id, phase) DO NOTHING RETURNING *""",
                     new_id(),
-                    run_id,
-                    phase,
-                    status.value,
-                    attempt,
-                    plan_hash,
-                    score,
-                    dec,
-                    now,
-                    _TERMINAL_PHASE,
+                    *values,
                 )
                 if row is None:
                     await self._phase_missing_or_exists(conn, run_id, phase)
@@ -264,15 +258,7 @@ class RunsMixin(StoreBase):
                            finished_at = CASE WHEN $3 = ANY($9::text[]) THEN $8 END,
                            updated_at = $8
                        WHERE run_id = $1 AND phase = $2 RETURNING *""",
-                    run_id,
-                    phase,
-                    status.value,
-                    attempt,
-                    plan_hash,
-                    score,
-                    dec,
-                    now,
-                    _TERMINAL_PHASE,
+                    *values,
                 )
             await append_events(conn, run_id, events, now)
             return row

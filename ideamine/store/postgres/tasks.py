@@ -21,6 +21,7 @@ from ideamine.store._shared import (
     TASKS_TOPIC,
     check_attempt,
     check_status,
+    single_run,
     task_message,
     to_record,
     utcnow,
@@ -30,7 +31,7 @@ from ideamine.store.postgres.events import append_events, insert_outbox
 from ideamine.store.postgres.runs import require_id
 from ideamine.store.records import JSON, Event, NewTask, TaskRecord
 
-__all__ = ["TasksMixin", "diagnose", "single_run"]
+__all__ = ["TasksMixin", "diagnose", "sources"]
 
 _T = TaskStatus
 _OPEN = [s.value for s in TaskStatus if s not in TERMINAL_TASK_STATUSES]
@@ -49,18 +50,6 @@ LEFT JOIN task_results r ON r.idempotency_key = u.key AND r.idempotency_key = AN
 ORDER BY u.n
 RETURNING *
 """
-
-
-def single_run(tasks: Sequence[NewTask], events: Sequence[Event]) -> str | None:
-    """The one run a batch's events belong to.
-
-    Raises:
-        InvalidInput: events were given for a batch that spans runs or is empty.
-    """
-    runs = {t.run_id for t in tasks}
-    if events and len(runs) != 1:
-        raise InvalidInput("events need a batch of tasks of exactly one run", field="events")
-    return next(iter(runs)) if runs else None
 
 
 async def diagnose(
