@@ -113,14 +113,20 @@ async def drop_queue(redis_url: str, prefix: str) -> None:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def stack(
-    pg_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, pg_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
-    """One orchestrator (auth on) over a fresh database and a unique Redis prefix."""
+    """One orchestrator (auth on) over a fresh database and a unique Redis prefix.
+
+    A test module may set ``SERVER_OVERRIDES`` (config field → value), e.g.
+    ``{"max_active_runs": 0}`` for a server that serves the API but never drives a run,
+    so tests can put runs into any state through the store without racing the engine.
+    """
     keys = make_keys(tmp_path_factory.mktemp("keys"))
     db = await create_database(pg_url)
     prefix = unique_prefix()
+    overrides = getattr(request.module, "SERVER_OVERRIDES", {})
     try:
-        async with running_server(server_config(db, redis_url, prefix, keys)) as server:
+        async with running_server(server_config(db, redis_url, prefix, keys, **overrides)) as server:
             store = await open_store(db)
             try:
                 async with grpc.aio.insecure_channel(server.address) as channel:

@@ -43,8 +43,8 @@ class Keys:
     def token(
         self,
         *,
-        sub: str = "alice",
-        tenant: str = "acme",
+        sub: str | None = "alice",
+        tenant: str | None = "acme",
         roles: Any = ("viewer", "operator", "admin"),
         exp_in: float = 300,
         issuer: str = ISSUER,
