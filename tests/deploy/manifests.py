@@ -4,15 +4,14 @@ Kubernetes manifests are read from ``k8s/`` exactly as committed (no kustomize b
 here): every YAML document of every file, each with the file it came from. Pod specs
 are found in Deployments, StatefulSets and Jobs alike.
 
-:func:`service_settings` is the one place the ports the services listen on come from:
-the services' own config modules when they are importable (``orchestrator.config``,
-``agent_host.config``, ``gateway.config``), so a changed default fails these tests
-instead of silently drifting from the manifests.
+:func:`service_settings` is the one place the ports and drain times of the services come
+from: their own config modules (``orchestrator.config``, ``agent_host.config``,
+``gateway.config``), so a changed default fails these tests instead of silently drifting
+from the manifests.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -170,53 +169,32 @@ class ServiceSettings:
     agent_host_grace_seconds: float
     gateway_port: int
     gateway_admin_port: int
-    sources: tuple[str, ...]
 
 
-#: the service conventions (briefing), used only for a module that is not importable yet
-_CONVENTIONS = {
-    "orchestrator_port": 50051,
-    "orchestrator_metrics_port": 9464,
-    "orchestrator_grace_seconds": 10.0,
-    "agent_host_port": 50061,
-    "agent_host_metrics_port": 9465,
-    "agent_host_grace_seconds": 30.0,
-    "gateway_port": 8080,
-    "gateway_admin_port": 9901,
-}
+#: the orchestrator's metrics port by convention, until orchestrator.config defines DEFAULT_METRICS_PORT
+ORCHESTRATOR_METRICS_PORT = 9464
 
 
-def _module(name: str) -> Any | None:
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
+def _default(cls: type[Any], name: str) -> Any:
+    """The default of a dataclass field (the value a service runs with unless told otherwise)."""
+    return cls.__dataclass_fields__[name].default
 
 
 @cache
 def service_settings() -> ServiceSettings:
-    """The services' defaults, read from their config modules where those exist.
+    """The services' defaults, read from their config modules."""
+    from agent_host import config as host
+    from gateway import config as gateway
+    from orchestrator import config as orch
 
-    ``sources`` names the modules actually read, so a test can say what it compared with.
-    """
-    values: dict[str, Any] = dict(_CONVENTIONS)
-    sources: list[str] = []
-    if (orch := _module("orchestrator.config")) is not None:
-        values["orchestrator_port"] = port_of(orch.DEFAULT_LISTEN)
-        values["orchestrator_grace_seconds"] = orch.OrchestratorConfig.__dataclass_fields__[
-            "grace_seconds"
-        ].default
-        if hasattr(orch, "DEFAULT_METRICS_PORT"):
-            values["orchestrator_metrics_port"] = orch.DEFAULT_METRICS_PORT
-        sources.append("orchestrator.config")
-    if (host := _module("agent_host.config")) is not None:
-        values["agent_host_port"] = port_of(host.DEFAULT_LISTEN)
-        values["agent_host_metrics_port"] = host.DEFAULT_METRICS_PORT
-        values["agent_host_grace_seconds"] = host.HostConfig.__dataclass_fields__["grace_seconds"].default
-        sources.append("agent_host.config")
-    if (gw := _module("gateway.config")) is not None:
-        defaults = gw.GatewaySettings()
-        values["gateway_port"] = defaults.listen.port
-        values["gateway_admin_port"] = defaults.admin.port
-        sources.append("gateway.config")
-    return ServiceSettings(**values, sources=tuple(sources))
+    defaults = gateway.GatewaySettings()
+    return ServiceSettings(
+        orchestrator_port=port_of(orch.DEFAULT_LISTEN),
+        orchestrator_metrics_port=getattr(orch, "DEFAULT_METRICS_PORT", ORCHESTRATOR_METRICS_PORT),
+        orchestrator_grace_seconds=_default(orch.OrchestratorConfig, "grace_seconds"),
+        agent_host_port=port_of(host.DEFAULT_LISTEN),
+        agent_host_metrics_port=host.DEFAULT_METRICS_PORT,
+        agent_host_grace_seconds=_default(host.HostConfig, "grace_seconds"),
+        gateway_port=defaults.listen.port,
+        gateway_admin_port=defaults.admin.port,
+    )
