@@ -39,6 +39,7 @@ class ProbeAgent:
                     "task": task.task_key,
                     "attempt": task.attempt,
                     "feedback": list(context.feedback),
+                    "artifacts": sorted(context.artifacts),
                     "deadline": task.deadline.isoformat() if task.deadline else None,
                 },
                 "rules",
