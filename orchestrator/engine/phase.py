@@ -119,7 +119,8 @@ class PhaseRunner:
                 )
             if outcome is not DispatchOutcome.DONE:
                 return await self._stop_on(outcome, attempt)
-            clarified = await Clarifier(self.deps, self.run, self.spec).clarify(attempt)
+            with telemetry.attempt_span(self.run.id, self.spec.name, attempt, stage="clarify"):
+                clarified = await Clarifier(self.deps, self.run, self.spec).clarify(attempt)
             if clarified == AWAITING_INPUT:
                 return await self._await_input(attempt)
             if clarified is not DispatchOutcome.DONE:

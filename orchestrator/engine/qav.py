@@ -39,7 +39,7 @@ __all__ = ["CLARIFIER", "AWAITING_INPUT", "Clarifier", "expire_question"]
 CLARIFIER = "clarifier"
 #: returned by :meth:`Clarifier.clarify` when a human must answer first
 AWAITING_INPUT = "awaiting_input"
-_ANSWER_DEADLINE_KIND = "answer-deadline"
+_ANSWER_DEADLINE_KIND = "answer-deadline"  #: see orchestrator.engine.timers
 _SETTLED = (QuestionStatus.ACCEPTED, QuestionStatus.ASSUMED, QuestionStatus.ANSWERED_BY_HUMAN)
 
 

@@ -64,10 +64,13 @@ async def observed_run(
         return run  # stopped from outside mid-drive; whoever stops it records the end
     status = run.status.value.lower()
     metrics.RUNS_COMPLETED.labels(status=status).inc()
+    scope = _scope(await store.get_budget_scopes(run_id), "run", "")
+    share = utilisation(scope) if scope is not None else None
+    if share is not None:
+        metrics.RUN_BUDGET_UTILISATION.observe(share)
     if run.status in TERMINAL_RUN_STATUSES:
         ended = run.finished_at or datetime.now(UTC)
         metrics.RUN_DURATION.labels(status=status).observe((ended - run.created_at).total_seconds())
-        scope = _scope(await store.get_budget_scopes(run_id), "run", "")
         metrics.RUN_COST.labels(status=status).observe(scope.used_usd if scope else 0.0)
     return run
 
@@ -100,15 +103,20 @@ async def observed_phase(
 
 
 @contextmanager
-def attempt_span(run_id: str, phase: str, attempt: int) -> Iterator[Span]:
-    """The span of one gate-loop attempt (tasks published inside it continue its trace)."""
-    metrics.PHASE_ATTEMPTS.labels(phase=phase).inc()
-    with tracing.phase_attempt_span(run_id, phase, attempt) as span:
+def attempt_span(run_id: str, phase: str, attempt: int, *, stage: str = "dispatch") -> Iterator[Span]:
+    """The span of one stage of a gate-loop attempt; tasks published inside continue its trace.
+
+    The dispatch stage starts an attempt, so it is the one counted.
+    """
+    if stage == "dispatch":
+        metrics.PHASE_ATTEMPTS.labels(phase=phase).inc()
+    with tracing.phase_attempt_span(run_id, phase, attempt, stage=stage) as span:
         yield span
 
 
 def gate_evaluated(phase: str, decision: str, score: float) -> None:
     """Count a gate evaluation, observe its score and note it on the current (phase) span."""
+    decision = decision.lower()  # label values are lower case throughout
     metrics.observe_gate(phase, decision, score)
     trace.get_current_span().add_event(
         "gate evaluated", {"ideamine.gate.decision": decision, "ideamine.gate.score": score}

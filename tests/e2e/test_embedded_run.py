@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -246,3 +247,43 @@ async def test_approve_each_phase_waits_and_a_rejection_reruns_the_phase(tmp_pat
         assert final.status is RunStatus.SUCCEEDED
     finally:
         await rt.close()
+
+
+async def test_the_answer_deadline_timer_resumes_a_waiting_run(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from ideamine.enums import Policy, QuestionStatus
+    from orchestrator.engine.deps import EngineSettings
+    from orchestrator.engine.timers import fire_due_timers
+
+    request = replace(load_run_file(str(EXAMPLES / "todo-app.yaml")), policy=Policy.ASK_ON_BLOCKING)
+    async with EmbeddedRuntime(
+        db_path=tmp_path / "db",
+        provider=OfflineProvider(),
+        settings=EngineSettings(answer_deadline_seconds=0.5),
+    ) as rt:
+        run = await rt.submit(request)
+        assert (await rt.drive(run.id)).status is RunStatus.AWAITING_INPUT
+        fired = 0
+        for _ in range(100):  # poll until the deadline is due (bounded: 10 s)
+            fired = await fire_due_timers(rt.deps(), owner="test")
+            if fired:
+                break
+            await asyncio.sleep(0.1)
+        assert fired >= 1
+        assert await fire_due_timers(rt.deps(), owner="test") == 0  # each timer fires once
+        assert (await rt.store.get_run(run.id)).status is RunStatus.RUNNING
+        waiting = [
+            q for q in await rt.store.list_questions(run.id) if q.status is QuestionStatus.AWAITING_HUMAN
+        ]
+        assert not waiting
+        final = await rt.drive(run.id)
+        for _ in range(100):  # later phases may escalate again; their deadlines pass the same way
+            if final.status is not RunStatus.AWAITING_INPUT:
+                break
+            if await fire_due_timers(rt.deps(), owner="test"):
+                final = await rt.drive(run.id)
+            else:
+                await asyncio.sleep(0.1)
+        assert final.status is RunStatus.SUCCEEDED
+        assert any("deadline" in a.text for a in await rt.store.list_assumptions(run.id))
