@@ -44,6 +44,7 @@ test-only: install
 test: install services-up lint typecheck test-only
 
 run: install
+	@rm -rf $(OUT)  # a fresh run each time; `ideamine resume $(OUT)` continues an interrupted one
 	$(BIN)/ideamine run $(RUN_FILE) --out $(OUT)
 
 bench: install services-up
