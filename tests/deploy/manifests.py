@@ -12,11 +12,13 @@ from the manifests.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
@@ -58,6 +60,15 @@ class Manifest:
     def id(self) -> str:
         """``kind/name`` for test ids and messages."""
         return f"{self.kind}/{self.name}"
+
+
+def load_script(path: Path, name: str) -> ModuleType:
+    """Import a standalone script (``scripts/``, ``docker/``: not packages) as module ``name``."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def manifest_files() -> list[Path]:

@@ -7,29 +7,19 @@ checksum annotation (which rolls the pods on a new configuration).
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import yaml
 
-from tests.deploy.manifests import ROOT, one, pod_template
+from tests.deploy.manifests import ROOT, load_script, one, pod_template
 
 SCRIPT = ROOT / "scripts" / "gen_k8s_gateway.py"
 
 
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_k8s_gateway", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-gen = _load_script()
+gen = load_script(SCRIPT, "gen_k8s_gateway")
 
 
 @pytest.fixture(scope="module")

@@ -4,31 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import http.server
-import importlib.util
 import socket
 import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
-from types import ModuleType
 
 import pytest
 
 from ideamine.rpc import GrpcServer, HealthCheck
-from tests.deploy.manifests import DOCKER
+from tests.deploy.manifests import DOCKER, load_script
 from tests.rpc.support import catalog_service
 
 SCRIPT = DOCKER / "healthcheck.py"
 
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("ideamine_healthcheck", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-hc = _load()
+hc = load_script(SCRIPT, "ideamine_healthcheck")
 
 
 class Dependency:
