@@ -85,6 +85,11 @@ RUN_COST = Histogram(
     ["status"],
     buckets=_USD,
 )
+RUN_BUDGET_UTILISATION = Histogram(
+    "ideamine_run_budget_utilisation_ratio",
+    "Share of its budget (the larger of tokens and USD) a run had used when it stopped or ended.",
+    buckets=(0.1, 0.25, 0.5, 0.8, 0.95, 1.0),
+)
 
 # -------------------------------------------------------------------------- phases
 PHASE_DURATION = Histogram(

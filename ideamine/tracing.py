@@ -3,13 +3,13 @@
 One trace per driven run::
 
     run                                   (orchestrator: RunDriver.drive)
-    └─ phase <name>                       (PhaseRunner.run_phase)
-       └─ phase <name> attempt            (one gate-loop attempt: dispatch + handoff)
+    └─ phase <name>                       (PhaseRunner.run_phase; gate evaluations are events)
+       └─ phase <name> dispatch|clarify   (one stage of one gate-loop attempt)
           └─ task <agent>                 (agent host, CONSUMER; parent taken from the message)
              └─ llm <model>               (MeteredLLM, one per model call incl. repairs)
 
 The queue hop is the interesting part: the orchestrator writes the W3C trace context of
-the attempt span into the task's outbox payload (:func:`inject_trace`), the relay copies
+the stage span into the task's outbox payload (:func:`inject_trace`), the relay copies
 it into :attr:`TaskMessage.trace`, and the agent host continues it (:func:`task_span`),
 so one trace crosses processes even though the message may be published much later, by
 another replica, or re-published after Redis lost it.
@@ -226,14 +226,15 @@ def phase_span(run_id: str, phase: str) -> Iterator[Span]:
 
 
 @contextmanager
-def phase_attempt_span(run_id: str, phase: str, attempt: int) -> Iterator[Span]:
-    """One gate-loop attempt: its tasks are published (and so parented) under this span."""
+def phase_attempt_span(run_id: str, phase: str, attempt: int, *, stage: str = "dispatch") -> Iterator[Span]:
+    """One stage (``dispatch``, ``clarify``) of a gate-loop attempt; its tasks are parented here."""
     attrs: dict[str, AttributeValue] = {
         "ideamine.run.id": run_id,
         "ideamine.phase": phase,
         "ideamine.phase.attempt": attempt,
+        "ideamine.phase.stage": stage,
     }
-    with tracer().start_as_current_span(f"phase {phase} attempt", attributes=attrs) as s:
+    with tracer().start_as_current_span(f"phase {phase} {stage}", attributes=attrs) as s:
         yield s
 
 

@@ -45,6 +45,7 @@ from google.protobuf.descriptor import ServiceDescriptor  # type: ignore[import-
 from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from ideamine import metrics
 from ideamine.rpc.health import NOT_SERVING, SERVING, DrainingHealthServicer, HealthCheck
 from ideamine.rpc.status import ErrorInterceptor
 
@@ -301,6 +302,7 @@ class GrpcServer:
         outcomes = await asyncio.gather(*(self._probe(c) for c in self._checks))
         results = {c.name: ok for c, ok in zip(self._checks, outcomes, strict=True)}
         for name, ok in results.items():
+            metrics.DEPENDENCY_UP.labels(dependency=name).set(1 if ok else 0)
             if self._last_results.get(name) != ok:
                 log = logger.info if ok else logger.warning
                 log("health check %s is %s", name, "passing" if ok else "failing")
