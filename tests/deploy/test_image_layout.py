@@ -60,7 +60,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if (ROOT / rel).is_file():
             (src / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / rel, src / rel)
-    _pip("wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(base / "wheels"), str(src), cwd=base)
+    # with build isolation, as in the Dockerfiles: the build backend pyproject.toml asks for
+    _pip("wheel", "-q", "--no-deps", "-w", str(base / "wheels"), str(src), cwd=base)
     (wheel,) = (base / "wheels").glob("*.whl")
     target = base / "site-packages"
     with zipfile.ZipFile(wheel) as archive:  # installing a pure-Python wheel is unpacking it
