@@ -222,6 +222,7 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     except ImportError as exc:  # the SQLite backend is another engineer's; the bench must still run
         results["sqlite"] = {"skipped": f"SQLite backend not importable: {exc}"}
 
+    results["machine"]["loadavg_1m_at_end"] = os.getloadavg()[0]
     print(f"{'backend':<10} {'scenario':<20} {'completions/s':>14}")
     for backend in ("postgres", "sqlite"):
         for key, value in results[backend].items():
