@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from ideamine.errors import InvalidInput
-from ideamine.llm.anthropic_provider import AnthropicConfig
+
+if TYPE_CHECKING:  # the SDK import is slow; commands that never call a model skip it
+    from ideamine.llm.anthropic_provider import AnthropicConfig
 
 __all__ = ["anthropic_config_from_env", "orchestrator_address_from_env"]
 
@@ -21,6 +24,8 @@ def anthropic_config_from_env() -> AnthropicConfig:
     Raises:
         InvalidInput: no API key is set (the offline model needs none).
     """
+    from ideamine.llm.anthropic_provider import AnthropicConfig
+
     key = os.environ.get("ANTHROPIC_API_KEY", "").strip()
     if not key:
         raise InvalidInput(
