@@ -296,6 +296,7 @@ class TaskWorker:
                     ],
                 )
                 metrics.TASKS_REQUEUED.labels(phase=task.phase, reason="worker_lost").inc()
+                await self._after_commit()  # publish the new attempt now, not on the next relay poll
             return
         queued_at = task.updated_at
         task = await self.store.start_task(

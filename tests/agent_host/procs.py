@@ -88,3 +88,31 @@ async def wait_serving(address: str, service: str, proc: Service, *, within: flo
             if time.monotonic() > deadline:
                 raise AssertionError(f"{proc.name} not SERVING at {address}:\n{proc.log()}")
             await asyncio.sleep(0.05)
+
+
+def agent_host(
+    name: str,
+    *,
+    database_url: str,
+    redis_url: str,
+    queue_prefix: str,
+    log_dir: Path,
+    env: Mapping[str, str] | None = None,
+    extra: Sequence[str] = (),
+) -> tuple[Service, str]:
+    """Start ``ideamine serve agent-host`` on a free port; returns the process and its address."""
+    address = f"127.0.0.1:{free_port()}"
+    args = [
+        "serve",
+        "agent-host",
+        "--database-url",
+        database_url,
+        "--redis-url",
+        redis_url,
+        "--queue-prefix",
+        queue_prefix,
+        "--listen",
+        address,
+        *extra,
+    ]
+    return Service(name, args, log_dir, env), address

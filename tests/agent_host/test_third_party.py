@@ -26,7 +26,7 @@ from ideamine._proto.ideamine.v1 import agent_host_pb2, agent_host_pb2_grpc
 from ideamine.embedded import DB_FILE
 from ideamine.ids import new_id
 from ideamine.store.sqlite import open_sqlite
-from tests.agent_host.procs import ROOT, Service, free_port, wait_serving
+from tests.agent_host.procs import ROOT, agent_host, wait_serving
 from tests.agent_host.support import fresh_database
 
 EXAMPLE = ROOT / "examples" / "third_party_agent"
@@ -150,28 +150,18 @@ async def test_an_agent_host_process_loads_it_and_drains_on_sigterm(
 ) -> None:
     import grpc
 
-    port = free_port()
     async with fresh_database(pg_url) as db_url:
-        host = Service(
+        host, address = agent_host(
             "agent-host",
-            [
-                "serve",
-                "agent-host",
-                "--database-url",
-                db_url,
-                "--redis-url",
-                redis_url,
-                "--queue-prefix",
-                f"test-{new_id()}",
-                "--listen",
-                f"127.0.0.1:{port}",
-            ],
-            tmp_path,
+            database_url=db_url,
+            redis_url=redis_url,
+            queue_prefix=f"test-{new_id()}",
+            log_dir=tmp_path,
             env=plugin_path,
         )
         try:
-            await wait_serving(f"127.0.0.1:{port}", "ideamine.v1.AgentHostService", host)
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            await wait_serving(address, "ideamine.v1.AgentHostService", host)
+            async with grpc.aio.insecure_channel(address) as channel:
                 stub = agent_host_pb2_grpc.AgentHostServiceStub(channel)
                 listed = await stub.ListAgents(agent_host_pb2.AgentHostServiceListAgentsRequest())
             agents = {a.name: a for a in listed.agents}
