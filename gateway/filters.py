@@ -1,7 +1,7 @@
 """The HTTP filter chain of the gateway listener, in order, one builder per filter.
 
 ``health_check`` → ``cors`` → ``grpc_web`` → ``local_ratelimit`` → ``jwt_authn`` → ``rbac`` →
-``grpc_json_transcoder`` → ``router``. Why this order: ``/healthz`` must answer without a
+``grpc_json_transcoder`` → ``lua`` (drops headers gRPC cannot carry) → ``router``. Why this order: ``/healthz`` must answer without a
 token; CORS preflights carry no token either; gRPC-web is unwrapped before the policies so
 their refusals (401/403/429) reach a gRPC-web client as gRPC statuses it understands (it only
 changes framing, not the path); the rate limit sheds load before any token is checked; RBAC
@@ -222,6 +222,29 @@ def grpc_json_transcoder(settings: GatewaySettings, table: RouteTable) -> dict[s
     )
 
 
+#: gRPC metadata keys are ``[0-9a-z_.-]``; HTTP allows more (``&``, ``!``, ``~`` …), and the
+#: orchestrator's gRPC server fails a call carrying such a header with INTERNAL. Drop them.
+_STRIP_NON_GRPC_HEADERS = """
+function envoy_on_request(handle)
+  local headers = handle:headers()
+  local illegal = {}
+  for key, _ in pairs(headers) do
+    if key:sub(1, 1) ~= ":" and key:find("[^0-9a-z_.%-]") then
+      illegal[#illegal + 1] = key
+    end
+  end
+  for _, key in ipairs(illegal) do
+    headers:remove(key)
+  end
+end
+"""
+
+
+def strip_non_grpc_headers() -> dict[str, Any]:
+    """Drop request headers whose names are not valid gRPC metadata keys (a 500 otherwise)."""
+    return _filter("lua", "lua.v3.Lua", {"default_source_code": {"inline_string": _STRIP_NON_GRPC_HEADERS}})
+
+
 def http_filters(settings: GatewaySettings, table: RouteTable) -> list[dict[str, Any]]:
     """The listener's HTTP filters in the order explained in the module docstring."""
     return [
@@ -232,5 +255,6 @@ def http_filters(settings: GatewaySettings, table: RouteTable) -> list[dict[str,
         jwt_authn(settings),
         rbac(settings, table),
         grpc_json_transcoder(settings, table),
+        strip_non_grpc_headers(),
         _filter("router", "router.v3.Router", {"suppress_envoy_headers": True}),
     ]

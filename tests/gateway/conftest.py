@@ -1,4 +1,9 @@
-"""Fixtures of the gateway tests: keys, a gRPC upstream on a loop thread, a real Envoy per module."""
+"""Fixtures of the gateway tests: keys, upstreams on a loop thread, a real Envoy per module.
+
+Two upstreams: a small gRPC server (CatalogService + a recording RunService) for the
+gateway's own behaviour, and the real orchestrator (PostgreSQL, Redis, an in-process
+agent-host worker with the offline model) for the user journey and schemathesis.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.gateway.backend import Backend
 from tests.gateway.support import EnvoyProcess, Keys, LoopThread, gateway_settings
 from tests.gateway.upstream import RecordingRunServicer, upstream_server
+from tests.orchestrator.support import AUDIENCE as ORCH_AUDIENCE
+from tests.orchestrator.support import ISSUER as ORCH_ISSUER
 
 
 @pytest.fixture(scope="session")
@@ -44,5 +52,30 @@ def envoy(tmp_path_factory: pytest.TempPathFactory, keys: Keys, upstream: str) -
     """Envoy on the test settings in front of :func:`upstream`."""
     work = tmp_path_factory.mktemp("envoy")
     proc = EnvoyProcess(gateway_settings(work, upstream=upstream, jwks=keys.jwks()), work).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def orchestrator(
+    loop_thread: LoopThread, pg_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Backend]:
+    """A real orchestrator (auth on, fresh database, own Redis prefix) plus an in-process agent-host worker."""
+    backend = Backend.start(loop_thread, pg_url, redis_url, tmp_path_factory.mktemp("orchestrator"))
+    yield backend
+    backend.stop()
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory, orchestrator: Backend) -> Iterator[EnvoyProcess]:
+    """Envoy in front of :func:`orchestrator`, trusting the same JWKS, issuer and audience."""
+    work = tmp_path_factory.mktemp("envoy-orchestrator")
+    settings = gateway_settings(
+        work,
+        upstream=orchestrator.server.address,
+        jwks=orchestrator.keys.jwks_file.read_text(),
+        jwt={"issuer": ORCH_ISSUER, "audiences": [ORCH_AUDIENCE]},
+    )
+    proc = EnvoyProcess(settings, work).start()
     yield proc
     proc.stop()

@@ -27,6 +27,7 @@ FILTER_ORDER = [
     "envoy.filters.http.jwt_authn",
     "envoy.filters.http.rbac",
     "envoy.filters.http.grpc_json_transcoder",
+    "envoy.filters.http.lua",
     "envoy.filters.http.router",
 ]
 

@@ -299,3 +299,13 @@ def test_upstream_is_healthy_by_grpc_health_checks(envoy: EnvoyProcess) -> None:
     assert hosts and all(h["health_status"]["eds_health_status"] == "HEALTHY" for h in hosts)
     assert all("failed_active_health_check" not in h["health_status"] for h in hosts)
     assert envoy.stat("cluster.orchestrator.health_check.success") >= 1
+
+
+def test_headers_grpc_cannot_carry_are_dropped_not_a_500(
+    envoy: EnvoyProcess, keys: Keys, runs: RecordingRunServicer
+) -> None:
+    headers = {**keys.bearer(), "g&_3": "V{A0]A!", "x-fine.header_1": "kept"}
+    resp = envoy.request("GET", "/v1/runs/r-8", headers=headers)
+    assert resp.status == 200, resp
+    md = runs.last("GetRun")
+    assert md["x-fine.header_1"] == "kept" and "g&_3" not in md
