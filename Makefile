@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml package.json
 	@touch $(STAMP)
 
 install: $(STAMP)
+	@scripts/tools  # promtool (Debian prometheus) for the monitoring tests
 
 proto: install
 	$(BIN)/python scripts/gen_proto.py
