@@ -14,8 +14,9 @@ from ideamine.errors import InvalidInput
 
 if TYPE_CHECKING:  # the SDK import is slow; commands that never call a model skip it
     from ideamine.llm.anthropic_provider import AnthropicConfig
+    from ideamine.tracing import TracingSettings
 
-__all__ = ["anthropic_config_from_env", "orchestrator_address_from_env"]
+__all__ = ["anthropic_config_from_env", "orchestrator_address_from_env", "tracing_settings_from_env"]
 
 
 def anthropic_config_from_env() -> AnthropicConfig:
@@ -43,3 +44,14 @@ def anthropic_config_from_env() -> AnthropicConfig:
 def orchestrator_address_from_env(default: str = "127.0.0.1:50051") -> str:
     """Where clients find the orchestrator: ``IDEAMINE_ORCHESTRATOR_ADDR`` or ``default``."""
     return os.environ.get("IDEAMINE_ORCHESTRATOR_ADDR", "").strip() or default
+
+
+def tracing_settings_from_env(service_name: str, *, embedded: bool) -> TracingSettings:
+    """OpenTelemetry settings from the standard ``OTEL_*`` variables (rules in :mod:`ideamine.tracing`).
+
+    Raises:
+        InvalidInput: an unknown exporter or OTLP protocol.
+    """
+    from ideamine.tracing import settings_from_environ
+
+    return settings_from_environ(os.environ, service_name=service_name, embedded=embedded)
