@@ -15,7 +15,7 @@ from typing import Any
 from ideamine.store.base import RunStore
 from ideamine.store.records import ArtifactRecord, LedgerRecord, LLMCallRecord
 
-__all__ = ["write_outputs", "traceability_rows"]
+__all__ = ["write_outputs", "traceability_rows", "traceability_table"]
 
 Renderer = Callable[[str, dict[str, Any], str], str]
 
@@ -48,6 +48,19 @@ def traceability_rows(artifacts: Sequence[ArtifactRecord]) -> list[dict[str, Any
             }
         )
     return rows
+
+
+def traceability_table(artifacts: Sequence[ArtifactRecord]) -> list[str]:
+    """The traceability matrix as Markdown table lines (report and dossier share it)."""
+    return [
+        "| requirement | stories | acceptance criteria | test cases |",
+        "|---|---|---|---|",
+        *[
+            f"| {r['requirement_id']} | {', '.join(map(str, r['story_ids'])) or '-'} | "
+            f"{', '.join(map(str, r['acceptance_ids'])) or '-'} | {', '.join(r['test_case_ids']) or '-'} |"
+            for r in traceability_rows(artifacts)
+        ],
+    ]
 
 
 def _timeline(events: Sequence[LedgerRecord]) -> list[str]:
@@ -162,13 +175,7 @@ async def write_outputs(store: RunStore, run_id: str, out_dir: Path, render: Ren
         "",
         "## Traceability matrix",
         "",
-        "| requirement | stories | acceptance criteria | test cases |",
-        "|---|---|---|---|",
-        *[
-            f"| {r['requirement_id']} | {', '.join(map(str, r['story_ids'])) or '-'} | "
-            f"{', '.join(map(str, r['acceptance_ids'])) or '-'} | {', '.join(r['test_case_ids']) or '-'} |"
-            for r in traceability_rows(artifacts)
-        ],
+        *traceability_table(artifacts),
         "",
         "## Assumptions",
         "",
