@@ -195,6 +195,18 @@ class IdeaMineClient:
             await asyncio.sleep(self._delay(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def _all(
+        self, method: Callable[..., Awaitable[Any]], request: Any, response: type[Any], field: str
+    ) -> list[Any]:
+        """Every item of a paged listing: follow ``next_page_token`` to the last page."""
+        items: list[Any] = []
+        while True:
+            page = await self._call(method, request, response)
+            items += getattr(page, field)
+            if not page.next_page_token:
+                return items
+            request.page_token = page.next_page_token
+
     # ----------------------------------------------------------------------- runs
     async def create_run(
         self, run: RunRequest | run_pb2.Run, *, request_id: str | None = None
@@ -281,12 +293,11 @@ class IdeaMineClient:
     async def list_phase_executions(self, run_id: str) -> list[phase_pb2.PhaseExecution]:
         """Every phase execution of a run, in pipeline order."""
         request = phase_pb2.ListPhaseExecutionsRequest(run_id=run_id)
-        return list(
-            (
-                await self._call(
-                    self.phases.ListPhaseExecutions, request, phase_pb2.ListPhaseExecutionsResponse
-                )
-            ).phase_executions
+        return await self._all(
+            self.phases.ListPhaseExecutions,
+            request,
+            phase_pb2.ListPhaseExecutionsResponse,
+            "phase_executions",
         )
 
     async def get_phase_execution(self, run_id: str, phase: str) -> phase_pb2.PhaseExecution:
@@ -307,25 +318,17 @@ class IdeaMineClient:
         omit_content: bool = False,
     ) -> list[artifact_pb2.Artifact]:
         """Every matching artifact of a run (all pages)."""
-        found: list[artifact_pb2.Artifact] = []
-        token = ""
-        while True:
-            request = artifact_pb2.ListArtifactsRequest(
-                run_id=run_id,
-                phase=_phase(phase),
-                type=type,
-                latest_only=latest_only,
-                omit_content=omit_content,
-                page_size=500,
-                page_token=token,
-            )
-            response = await self._call(
-                self.artifacts.ListArtifacts, request, artifact_pb2.ListArtifactsResponse
-            )
-            found += response.artifacts
-            token = response.next_page_token
-            if not token:
-                return found
+        request = artifact_pb2.ListArtifactsRequest(
+            run_id=run_id,
+            phase=_phase(phase),
+            type=type,
+            latest_only=latest_only,
+            omit_content=omit_content,
+            page_size=500,
+        )
+        return await self._all(
+            self.artifacts.ListArtifacts, request, artifact_pb2.ListArtifactsResponse, "artifacts"
+        )
 
     async def get_artifact(self, run_id: str, artifact_id: str) -> artifact_pb2.Artifact:
         """One artifact with its content."""
@@ -349,14 +352,10 @@ class IdeaMineClient:
 
     # ------------------------------------------------------------ clarifications
     async def list_questions(self, run_id: str) -> list[clarification_pb2.Question]:
-        """The run's questions (first 500)."""
+        """The run's questions, oldest first."""
         request = clarification_pb2.ListQuestionsRequest(run_id=run_id, page_size=500)
-        return list(
-            (
-                await self._call(
-                    self.clarifications.ListQuestions, request, clarification_pb2.ListQuestionsResponse
-                )
-            ).questions
+        return await self._all(
+            self.clarifications.ListQuestions, request, clarification_pb2.ListQuestionsResponse, "questions"
         )
 
     async def answer_question(self, run_id: str, question_id: str, answer: str) -> clarification_pb2.Question:
@@ -371,26 +370,21 @@ class IdeaMineClient:
         ).question
 
     async def list_assumptions(self, run_id: str) -> list[clarification_pb2.Assumption]:
-        """The run's assumptions (first 500)."""
+        """The run's assumptions, oldest first."""
         request = clarification_pb2.ListAssumptionsRequest(run_id=run_id, page_size=500)
-        return list(
-            (
-                await self._call(
-                    self.clarifications.ListAssumptions, request, clarification_pb2.ListAssumptionsResponse
-                )
-            ).assumptions
+        return await self._all(
+            self.clarifications.ListAssumptions,
+            request,
+            clarification_pb2.ListAssumptionsResponse,
+            "assumptions",
         )
 
     # --------------------------------------------------------------------- gates
     async def list_gate_evaluations(self, run_id: str) -> list[gate_pb2.GateEvaluation]:
-        """The run's gate evaluations (first 500)."""
+        """The run's gate evaluations, oldest first."""
         request = gate_pb2.ListGateEvaluationsRequest(run_id=run_id, page_size=500)
-        return list(
-            (
-                await self._call(
-                    self.gates.ListGateEvaluations, request, gate_pb2.ListGateEvaluationsResponse
-                )
-            ).gate_evaluations
+        return await self._all(
+            self.gates.ListGateEvaluations, request, gate_pb2.ListGateEvaluationsResponse, "gate_evaluations"
         )
 
     async def waive_gate(self, run_id: str, phase: str, reason: str) -> gate_pb2.GateEvaluation:
@@ -413,14 +407,10 @@ class IdeaMineClient:
 
     # --------------------------------------------------------------- checkpoints
     async def list_checkpoints(self, run_id: str) -> list[checkpoint_pb2.Checkpoint]:
-        """The run's checkpoints (first 500)."""
+        """The run's checkpoints, oldest first."""
         request = checkpoint_pb2.ListCheckpointsRequest(run_id=run_id, page_size=500)
-        return list(
-            (
-                await self._call(
-                    self.checkpoints.ListCheckpoints, request, checkpoint_pb2.ListCheckpointsResponse
-                )
-            ).checkpoints
+        return await self._all(
+            self.checkpoints.ListCheckpoints, request, checkpoint_pb2.ListCheckpointsResponse, "checkpoints"
         )
 
     async def resume_from_checkpoint(self, run_id: str, checkpoint_id: str) -> run_pb2.Run:
@@ -435,20 +425,13 @@ class IdeaMineClient:
     # ------------------------------------------------------------------- catalog
     async def list_phases(self) -> list[catalog_pb2.PhaseDefinition]:
         """The catalogue's phases in pipeline order."""
-        return list(
-            (
-                await self._call(
-                    self.catalog.ListPhases, catalog_pb2.ListPhasesRequest(), catalog_pb2.ListPhasesResponse
-                )
-            ).phases
-        )
+        request = catalog_pb2.ListPhasesRequest()
+        return await self._all(self.catalog.ListPhases, request, catalog_pb2.ListPhasesResponse, "phases")
 
     async def list_agents(self, *, phase: str | None = None) -> list[catalog_pb2.AgentDefinition]:
-        """Registered agents (first 500)."""
+        """Registered agents, by phase then name."""
         request = catalog_pb2.ListAgentsRequest(phase=_phase(phase), page_size=500)
-        return list(
-            (await self._call(self.catalog.ListAgents, request, catalog_pb2.ListAgentsResponse)).agents
-        )
+        return await self._all(self.catalog.ListAgents, request, catalog_pb2.ListAgentsResponse, "agents")
 
     # --------------------------------------------------------------------- tasks
     async def submit_tasks(

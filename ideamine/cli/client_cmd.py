@@ -166,58 +166,58 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--token", metavar="JWT", help="bearer token (not needed for an --insecure-local server)")
 
 
+def _command(
+    sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+    name: str,
+    help: str,
+    body: Callable[[Any, argparse.Namespace], Awaitable[int]],
+    *positionals: str,
+) -> argparse.ArgumentParser:
+    """A subcommand with its positionals, --server/--token, running ``body``."""
+    p: argparse.ArgumentParser = sub.add_parser(name, help=help)
+    for positional in positionals:
+        p.add_argument(positional.lower(), metavar=positional)
+    p.add_argument(
+        "--server", metavar="HOST:PORT", help="orchestrator address (env IDEAMINE_ORCHESTRATOR_ADDR)"
+    )
+    p.add_argument("--token", metavar="JWT", help="bearer token (not needed for an --insecure-local server)")
+    p.set_defaults(handler=_runner(body))
+    return p
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``submit``, ``watch``, ``runs``, ``answer`` and ``artifacts``."""
-    p = sub.add_parser("submit", help="create a run on the orchestrator from a run file")
-    p.add_argument("runfile", help="a run file (YAML) or the idea text itself")
+    p = _command(sub, "submit", "create a run on the orchestrator from a run file", _submit, "RUNFILE")
     p.add_argument("--watch", action="store_true", help="stream the run's events until it ends")
-    _common(p)
-    p.set_defaults(handler=_runner(_submit))
-
-    p = sub.add_parser("watch", help="stream a run's events until it ends")
-    p.add_argument("run", metavar="RUN")
+    p = _command(sub, "watch", "stream a run's events until it ends", _watch, "RUN")
     p.add_argument("--after-seq", type=int, default=0, help="resume after this event sequence number")
-    _common(p)
-    p.set_defaults(handler=_runner(_watch))
 
     runs = sub.add_parser("runs", help="list, inspect and steer runs on the orchestrator")
     rs = runs.add_subparsers(dest="runs_command", metavar="COMMAND", required=True)
-    p = rs.add_parser("list", help="the tenant's runs, newest first")
+    p = _command(rs, "list", "the tenant's runs, newest first", _runs_list)
     p.add_argument("--status", action="append", help="only runs in this status (repeatable)")
     p.add_argument("--limit", type=int, default=50, help="at most this many runs")
-    _common(p)
-    p.set_defaults(handler=_runner(_runs_list))
-    p = rs.add_parser("get", help="one run as JSON")
-    p.add_argument("run", metavar="RUN")
-    _common(p)
-    p.set_defaults(handler=_runner(_runs_get))
+    _command(rs, "get", "one run as JSON", _runs_get, "RUN")
     for action in ("cancel", "pause", "resume"):
-        p = rs.add_parser(action, help=f"{action} a run")
-        p.add_argument("run", metavar="RUN")
+        p = _command(rs, action, f"{action} a run", _control(action), "RUN")
         if action != "resume":
             p.add_argument("--reason", default="", help="recorded in the run's ledger")
-        _common(p)
-        p.set_defaults(handler=_runner(_control(action)))
 
-    p = sub.add_parser("answer", help="answer a run's question as a human")
-    p.add_argument("run", metavar="RUN")
-    p.add_argument("question", metavar="QUESTION", help="the question's id or code (Q-003)")
-    p.add_argument("text", metavar="TEXT")
-    _common(p)
-    p.set_defaults(handler=_runner(_answer))
+    _command(
+        sub,
+        "answer",
+        "answer a run's question as a human (QUESTION: its id or code, e.g. Q-003)",
+        _answer,
+        "RUN",
+        "QUESTION",
+        "TEXT",
+    )
 
     arts = sub.add_parser("artifacts", help="list and read a run's artifacts")
     s = arts.add_subparsers(dest="artifacts_command", metavar="COMMAND", required=True)
-    p = s.add_parser("list", help="artifacts of a run")
-    p.add_argument("run", metavar="RUN")
+    p = _command(s, "list", "artifacts of a run", _artifacts_list, "RUN")
     p.add_argument("--phase", help="only this phase, e.g. prd")
     p.add_argument("--type", help="only this artifact type")
     p.add_argument("--latest", action="store_true", help="only the latest version of each")
-    _common(p)
-    p.set_defaults(handler=_runner(_artifacts_list))
-    p = s.add_parser("get", help="one artifact's content (JSON) or Markdown")
-    p.add_argument("run", metavar="RUN")
-    p.add_argument("artifact", metavar="ARTIFACT")
+    p = _command(s, "get", "one artifact's content (JSON) or Markdown", _artifacts_get, "RUN", "ARTIFACT")
     p.add_argument("--markdown", action="store_true", help="render it as Markdown")
-    _common(p)
-    p.set_defaults(handler=_runner(_artifacts_get))

@@ -18,7 +18,7 @@ from ideamine.canonical import canonical_json, sha256_hex
 from ideamine.convert import artifact_to_proto, optional_phase
 from ideamine.errors import InvalidInput, NotFound
 from ideamine.store.records import ArtifactRecord, GateEvaluationRecord, RunRecord
-from orchestrator.report import traceability_rows
+from orchestrator.report import traceability_table
 from orchestrator.servicers._common import App, paginate, require, tenant_run
 
 __all__ = ["ArtifactServicer", "dossier_markdown", "dossier_json"]
@@ -57,13 +57,7 @@ def dossier_markdown(
         "",
         "## Traceability matrix",
         "",
-        "| requirement | stories | acceptance criteria | test cases |",
-        "|---|---|---|---|",
-        *[
-            f"| {r['requirement_id']} | {', '.join(map(str, r['story_ids'])) or '-'} | "
-            f"{', '.join(map(str, r['acceptance_ids'])) or '-'} | {', '.join(r['test_case_ids']) or '-'} |"
-            for r in traceability_rows(artifacts)
-        ],
+        *traceability_table(artifacts),
         "",
     ]
     for a, text in zip(artifacts, rendered, strict=True):

@@ -56,50 +56,39 @@ class Stack:
     db_url: str
     redis_url: str
     prefix: str
+    runs: Any = None
+    phases: Any = None
+    artifacts: Any = None
+    clarifications: Any = None
+    gates: Any = None
+    budgets: Any = None
+    checkpoints: Any = None
+    catalog: Any = None
+    tasks: Any = None
+    hosts: Any = None
 
     def md(self, *roles: str, tenant: str = "acme", sub: str = "alice") -> tuple[tuple[str, str], ...]:
         """Bearer metadata for a caller with ``roles`` (default: all) in ``tenant``."""
         return bearer(self.keys.token(sub=sub, tenant=tenant, roles=roles or ("admin",)))
 
-    @property
-    def runs(self) -> Any:
-        return run_pb2_grpc.RunServiceStub(self.channel)
+    def __post_init__(self) -> None:
+        for name, stub in _STUBS.items():
+            setattr(self, name, stub(self.channel))
 
-    @property
-    def phases(self) -> Any:
-        return phase_pb2_grpc.PhaseServiceStub(self.channel)
 
-    @property
-    def artifacts(self) -> Any:
-        return artifact_pb2_grpc.ArtifactServiceStub(self.channel)
-
-    @property
-    def clarifications(self) -> Any:
-        return clarification_pb2_grpc.ClarificationServiceStub(self.channel)
-
-    @property
-    def gates(self) -> Any:
-        return gate_pb2_grpc.GateServiceStub(self.channel)
-
-    @property
-    def budgets(self) -> Any:
-        return budget_pb2_grpc.BudgetServiceStub(self.channel)
-
-    @property
-    def checkpoints(self) -> Any:
-        return checkpoint_pb2_grpc.CheckpointServiceStub(self.channel)
-
-    @property
-    def catalog(self) -> Any:
-        return catalog_pb2_grpc.CatalogServiceStub(self.channel)
-
-    @property
-    def tasks(self) -> Any:
-        return task_pb2_grpc.TaskServiceStub(self.channel)
-
-    @property
-    def hosts(self) -> Any:
-        return agent_host_pb2_grpc.HostRegistryServiceStub(self.channel)
+#: Stack attribute → stub class, e.g. ``stack.runs.CreateRun(...)``
+_STUBS: dict[str, Any] = {
+    "runs": run_pb2_grpc.RunServiceStub,
+    "phases": phase_pb2_grpc.PhaseServiceStub,
+    "artifacts": artifact_pb2_grpc.ArtifactServiceStub,
+    "clarifications": clarification_pb2_grpc.ClarificationServiceStub,
+    "gates": gate_pb2_grpc.GateServiceStub,
+    "budgets": budget_pb2_grpc.BudgetServiceStub,
+    "checkpoints": checkpoint_pb2_grpc.CheckpointServiceStub,
+    "catalog": catalog_pb2_grpc.CatalogServiceStub,
+    "tasks": task_pb2_grpc.TaskServiceStub,
+    "hosts": agent_host_pb2_grpc.HostRegistryServiceStub,
+}
 
 
 async def drop_queue(redis_url: str, prefix: str) -> None:

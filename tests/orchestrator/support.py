@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,7 +21,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from agent_host.worker import TaskWorker
 from ideamine.ids import new_id
+from ideamine.llm.offline import OfflineProvider
+from ideamine.plugins import AgentRegistry, get_plugin_manager
+from ideamine.queue.base import TaskQueue
+from ideamine.store.base import RunStore
 from ideamine.store.migrate import migrate
 from orchestrator.config import load_config
 from orchestrator.server import OrchestratorServer
@@ -186,3 +192,35 @@ async def eventually(
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def run_cli(*args: str) -> tuple[int, str, str]:
+    """Run ``ideamine ARGS`` as a separate process (as a user does); (exit code, stdout, stderr)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ideamine.cli.main",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    return int(proc.returncode or 0), out.decode(), err.decode()
+
+
+def offline_worker(store: RunStore, queue: TaskQueue, consumer: str) -> TaskWorker:
+    """An agent host's task worker in this process: built-in agents, the offline model."""
+    return TaskWorker(
+        store=store,
+        queue=queue,
+        registry=AgentRegistry.from_plugin_manager(get_plugin_manager()),
+        provider=OfflineProvider(),
+        consumer=consumer,
+        concurrency=4,
+        lease_seconds=5.0,
+        heartbeat_seconds=1.0,
+    )

@@ -7,8 +7,6 @@ process, as a user runs it).
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -24,13 +22,13 @@ from ideamine.errors import Conflict, InvalidInput, NotFound, PermissionDenied, 
 from ideamine.ids import new_id
 from ideamine.runfile import load_run_file
 from tests.orchestrator.conftest import Stack
+from tests.orchestrator.support import ROOT, run_cli
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.postgres, pytest.mark.redis]
 
 #: the API only: this server never adopts runs
 SERVER_OVERRIDES = {"max_active_runs": 0}
 
-ROOT = Path(__file__).resolve().parents[2]
 TODO = ROOT / "examples" / "orchestrations" / "todo-app.yaml"
 
 
@@ -111,49 +109,35 @@ async def test_client_raises_the_error_tree(stack: Stack) -> None:
             await client.list_phases()
 
 
-async def _cli(*args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "ideamine.cli.main",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
-    return int(proc.returncode or 0), out.decode(), err.decode()
-
-
 async def test_cli_against_the_server(stack: Stack, tmp_path: Path) -> None:
     server = ["--server", stack.server.address, "--token", stack.keys.token(roles=["operator"])]
-    rc, out, err = await _cli("submit", str(TODO), *server)
+    rc, out, err = await run_cli("submit", str(TODO), *server)
     assert rc == 0, err
     run_id = out.strip()
     assert (await stack.store.get_run(run_id)).title == "Pocket Todo"
 
     q = await stack.store.add_question(run_id, "intake", text="Offline first?", blocking=True)
-    rc, out, err = await _cli("answer", run_id, q.code, "Yes, offline first", *server)
+    rc, out, err = await run_cli("answer", run_id, q.code, "Yes, offline first", *server)
     assert rc == 0, err
     assert (await stack.store.get_question(q.id)).status is QuestionStatus.ANSWERED_BY_HUMAN
-    rc, _, err = await _cli("answer", run_id, q.code, "again", *server)
+    rc, _, err = await run_cli("answer", run_id, q.code, "again", *server)
     assert rc == 2 and err.count("\n") == 1 and "closed" in err and "Traceback" not in err
 
-    rc, out, err = await _cli("runs", "cancel", run_id, "--reason", "test", *server)
+    rc, out, err = await run_cli("runs", "cancel", run_id, "--reason", "test", *server)
     assert rc == 0 and "CANCELLED" in out, err
     assert (await stack.store.get_run(run_id)).status is RunStatus.CANCELLED
-    rc, out, err = await _cli("runs", "list", *server)
+    rc, out, err = await run_cli("runs", "list", *server)
     assert rc == 0 and run_id in out
-    rc, out, _ = await _cli("watch", run_id, *server)
+    rc, out, _ = await run_cli("watch", run_id, *server)
     assert rc == 6 and "run.cancelled" in out  # the run's status code, as `ideamine run` uses
 
-    rc, _, err = await _cli("runs", "get", new_id(), *server)
+    rc, _, err = await run_cli("runs", "get", new_id(), *server)
     assert rc == 2 and err.count("\n") == 1 and "not found" in err
     bad = tmp_path / "bad.yaml"
     bad.write_text("idea: short\nphases: [nowhere]\n", encoding="utf-8")
-    rc, _, err = await _cli("submit", str(bad), *server)
+    rc, _, err = await run_cli("submit", str(bad), *server)
     assert rc == 2 and "idea" in err and "phases" in err and "Traceback" not in err
-    rc, _, err = await _cli("runs", "list", "--status", "DANCING", *server)
+    rc, _, err = await run_cli("runs", "list", "--status", "DANCING", *server)
     assert rc == 2 and "--status" in err
-    rc, _, err = await _cli("runs", "list", "--server", "127.0.0.1:1")
+    rc, _, err = await run_cli("runs", "list", "--server", "127.0.0.1:1")
     assert rc == 1 and "server error" in err and "Traceback" not in err

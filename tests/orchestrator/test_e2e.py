@@ -15,11 +15,10 @@ from agent_host.worker import TaskWorker
 from ideamine._proto.ideamine.v1 import common_pb2
 from ideamine.client import IdeaMineClient
 from ideamine.enums import TaskStatus
-from ideamine.llm.offline import OfflineProvider
-from ideamine.plugins import AgentRegistry, get_plugin_manager
 from ideamine.queue import open_queue
 from ideamine.runfile import load_run_file
 from tests.orchestrator.conftest import Stack
+from tests.orchestrator.support import offline_worker
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.postgres, pytest.mark.redis]
 
@@ -31,16 +30,7 @@ async def worker(stack: Stack) -> AsyncIterator[TaskWorker]:
     """An agent host's worker loop in this process, on the stack's queue and database."""
     queue = open_queue(stack.redis_url, prefix=stack.prefix)
     await queue.ensure()
-    w = TaskWorker(
-        store=stack.store,
-        queue=queue,
-        registry=AgentRegistry.from_plugin_manager(get_plugin_manager()),
-        provider=OfflineProvider(),
-        consumer="e2e-worker",
-        concurrency=4,
-        lease_seconds=5.0,
-        heartbeat_seconds=1.0,
-    )
+    w = offline_worker(stack.store, queue, "e2e-worker")
     task = asyncio.create_task(w.run())
     try:
         yield w

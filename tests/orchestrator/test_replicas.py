@@ -20,8 +20,6 @@ import pytest
 from agent_host.worker import TaskWorker
 from ideamine.enums import RunStatus, TaskStatus
 from ideamine.errors import StaleAttempt
-from ideamine.llm.offline import OfflineProvider
-from ideamine.plugins import AgentRegistry, get_plugin_manager
 from ideamine.queue import open_queue
 from ideamine.runfile import load_run_file
 from ideamine.store.base import RunStore
@@ -34,6 +32,7 @@ from tests.orchestrator.support import (
     create_database,
     drop_database,
     eventually,
+    offline_worker,
     server_config,
     unique_prefix,
 )
@@ -60,15 +59,7 @@ async def cluster(pg_url: str, redis_url: str) -> AsyncIterator[Cluster]:
     ]
     store = await open_store(db)
     queue = open_queue(redis_url, prefix=prefix)
-    worker = TaskWorker(
-        store=store,
-        queue=queue,
-        registry=AgentRegistry.from_plugin_manager(get_plugin_manager()),
-        provider=OfflineProvider(),
-        consumer="replica-test-worker",
-        lease_seconds=5.0,
-        heartbeat_seconds=1.0,
-    )
+    worker = offline_worker(store, queue, "replica-test-worker")
     worker_task: asyncio.Task[None] | None = None
     try:
         for r in replicas:

@@ -16,15 +16,15 @@ from ideamine.errors import InvalidInput
 from orchestrator.config import load_config
 from tests.orchestrator.conftest import drop_queue
 from tests.orchestrator.support import (
+    ROOT,
     create_database,
     drop_database,
     eventually,
+    run_cli,
     running_server,
     server_config,
     unique_prefix,
 )
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_config_reads_flags_over_environment_over_defaults(tmp_path: Path) -> None:
@@ -60,7 +60,7 @@ def test_config_names_every_bad_setting(tmp_path: Path) -> None:
     assert ok.insecure_local and not ok.jwt.configured
 
 
-async def _cli(*args: str, wait: bool = True) -> asyncio.subprocess.Process:
+async def _start(*args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -73,10 +73,10 @@ async def _cli(*args: str, wait: bool = True) -> asyncio.subprocess.Process:
 
 
 async def test_serve_refuses_bad_flags_with_one_message() -> None:
-    proc = await _cli("serve", "orchestrator", "--redis-url", "redis://127.0.0.1:6379/0", "--listen", "x")
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    text = err.decode()
-    assert proc.returncode == 2 and text.count("\n") == 1, text
+    rc, _, text = await run_cli(
+        "serve", "orchestrator", "--redis-url", "redis://127.0.0.1:6379/0", "--listen", "x"
+    )
+    assert rc == 2 and text.count("\n") == 1, text
     assert "database_url" in text and "listen" in text and "Traceback" not in text
 
 
@@ -94,7 +94,7 @@ async def test_serve_orchestrator_process_serves_health_and_stops_on_sigterm(
     db = await create_database(pg_url)
     prefix = unique_prefix()
     port = _free_port()
-    proc = await _cli(
+    proc = await _start(
         "serve",
         "orchestrator",
         "--database-url",
