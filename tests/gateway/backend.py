@@ -19,9 +19,11 @@ from ideamine.queue.base import TaskQueue
 from ideamine.store.base import RunStore
 from ideamine.store.factory import open_store
 from orchestrator.server import OrchestratorServer
-from tests.gateway.support import LoopThread
+from tests.gateway.support import EnvoyProcess, LoopThread, gateway_settings
 from tests.orchestrator.conftest import drop_queue
 from tests.orchestrator.support import (
+    AUDIENCE,
+    ISSUER,
     Keys,
     create_database,
     drop_database,
@@ -86,6 +88,16 @@ class Backend:
     def bearer(self, **kwargs: object) -> dict[str, str]:
         """An Authorization header with :meth:`token`."""
         return {"authorization": f"Bearer {self.token(**kwargs)}"}  # type: ignore[arg-type]
+
+    def envoy(self, workdir: Path) -> EnvoyProcess:
+        """A started Envoy in front of this orchestrator, trusting its JWKS, issuer and audience."""
+        settings = gateway_settings(
+            workdir,
+            upstream=self.server.address,
+            jwks=self.keys.jwks_file.read_text(),
+            jwt={"issuer": ISSUER, "audiences": [AUDIENCE]},
+        )
+        return EnvoyProcess(settings, workdir).start()
 
     def stop(self) -> None:
         """Stop the worker and the server; drop the database and the Redis keys."""

@@ -14,8 +14,6 @@ import pytest
 from tests.gateway.backend import Backend
 from tests.gateway.support import EnvoyProcess, Keys, LoopThread, gateway_settings
 from tests.gateway.upstream import RecordingRunServicer, upstream_server
-from tests.orchestrator.support import AUDIENCE as ORCH_AUDIENCE
-from tests.orchestrator.support import ISSUER as ORCH_ISSUER
 
 
 @pytest.fixture(scope="session")
@@ -68,14 +66,7 @@ def orchestrator(
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory, orchestrator: Backend) -> Iterator[EnvoyProcess]:
-    """Envoy in front of :func:`orchestrator`, trusting the same JWKS, issuer and audience."""
-    work = tmp_path_factory.mktemp("envoy-orchestrator")
-    settings = gateway_settings(
-        work,
-        upstream=orchestrator.server.address,
-        jwks=orchestrator.keys.jwks_file.read_text(),
-        jwt={"issuer": ORCH_ISSUER, "audiences": [ORCH_AUDIENCE]},
-    )
-    proc = EnvoyProcess(settings, work).start()
+    """Envoy in front of :func:`orchestrator`."""
+    proc = orchestrator.envoy(tmp_path_factory.mktemp("envoy-orchestrator"))
     yield proc
     proc.stop()

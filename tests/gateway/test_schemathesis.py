@@ -25,8 +25,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.gateway.backend import Backend
-from tests.gateway.support import EnvoyProcess, LoopThread, gateway_settings
-from tests.orchestrator.support import AUDIENCE, ISSUER
+from tests.gateway.support import EnvoyProcess, LoopThread
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
@@ -49,14 +48,7 @@ def quiet_orchestrator(
 
 @pytest.fixture(scope="module")
 def target(tmp_path_factory: pytest.TempPathFactory, quiet_orchestrator: Backend) -> Iterator[EnvoyProcess]:
-    work = tmp_path_factory.mktemp("envoy-schemathesis")
-    settings_ = gateway_settings(
-        work,
-        upstream=quiet_orchestrator.server.address,
-        jwks=quiet_orchestrator.keys.jwks_file.read_text(),
-        jwt={"issuer": ISSUER, "audiences": [AUDIENCE]},
-    )
-    proc = EnvoyProcess(settings_, work).start()
+    proc = quiet_orchestrator.envoy(tmp_path_factory.mktemp("envoy-schemathesis"))
     yield proc
     proc.stop()
 
