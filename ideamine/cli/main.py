@@ -22,8 +22,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ideamine.cli.store_cmd",
     "ideamine.cli.serve_cmd",
     "ideamine.cli.plugins_cmd",
-    "ideamine.cli.client_cmd",
     "ideamine.cli.gateway_cmd",
+    "ideamine.cli.client_cmd",
+    "ideamine.cli.report_cmd",
 )
 
 #: exit code for bad input (usage errors, invalid files, unknown names)
