@@ -90,7 +90,8 @@ async def wait_serving(address: str, service: str, proc: Service, *, within: flo
             await asyncio.sleep(0.05)
 
 
-def agent_host(
+def serve(
+    kind: str,
     name: str,
     *,
     database_url: str,
@@ -100,19 +101,13 @@ def agent_host(
     env: Mapping[str, str] | None = None,
     extra: Sequence[str] = (),
 ) -> tuple[Service, str]:
-    """Start ``ideamine serve agent-host`` on a free port; returns the process and its address."""
+    """Start ``ideamine serve <kind>`` on a free loopback port; returns the process and its address.
+
+    Orchestrators get ``--replica-id <name> --insecure-local``.
+    """
     address = f"127.0.0.1:{free_port()}"
-    args = [
-        "serve",
-        "agent-host",
-        "--database-url",
-        database_url,
-        "--redis-url",
-        redis_url,
-        "--queue-prefix",
-        queue_prefix,
-        "--listen",
-        address,
-        *extra,
-    ]
-    return Service(name, args, log_dir, env), address
+    args = ["serve", kind, "--database-url", database_url, "--redis-url", redis_url]
+    args += ["--queue-prefix", queue_prefix, "--listen", address]
+    if kind == "orchestrator":
+        args += ["--replica-id", name, "--insecure-local"]
+    return Service(name, [*args, *extra], log_dir, env), address

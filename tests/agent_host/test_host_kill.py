@@ -27,7 +27,7 @@ from ideamine.queue import RedisStreamsQueue
 from ideamine.store.base import RunStore
 from ideamine.store.factory import open_store
 from ideamine.store.records import TaskRecord
-from tests.agent_host.procs import ROOT, Service, agent_host, wait_serving
+from tests.agent_host.procs import ROOT, Service, serve, wait_serving
 from tests.agent_host.support import fresh_database, redis_queue, seed_task
 from tests.queue.helpers import eventually
 
@@ -67,7 +67,8 @@ async def cluster(
     env = {"PYTHONPATH": os.pathsep.join([str(SLOW_PLUGIN), str(ROOT)]), "IDEAMINE_TEST_GATE": str(gate)}
     async with fresh_database(pg_url) as db_url, redis_queue(redis_url) as queue:
         hosts = [
-            agent_host(
+            serve(
+                "agent-host",
                 f"host-{i}",
                 database_url=db_url,
                 redis_url=redis_url,

@@ -26,7 +26,7 @@ from ideamine._proto.ideamine.v1 import agent_host_pb2, agent_host_pb2_grpc
 from ideamine.embedded import DB_FILE
 from ideamine.ids import new_id
 from ideamine.store.sqlite import open_sqlite
-from tests.agent_host.procs import ROOT, agent_host, wait_serving
+from tests.agent_host.procs import ROOT, serve, wait_serving
 from tests.agent_host.support import fresh_database
 
 EXAMPLE = ROOT / "examples" / "third_party_agent"
@@ -151,7 +151,8 @@ async def test_an_agent_host_process_loads_it_and_drains_on_sigterm(
     import grpc
 
     async with fresh_database(pg_url) as db_url:
-        host, address = agent_host(
+        host, address = serve(
+            "agent-host",
             "agent-host",
             database_url=db_url,
             redis_url=redis_url,
