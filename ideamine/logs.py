@@ -40,6 +40,7 @@ __all__ = [
     "bind",
     "bound_ids",
     "configure_logging",
+    "unconfigure_logging",
 ]
 
 #: ids a log record may carry from the context, in output order
@@ -128,6 +129,22 @@ class TerminalFormatter(logging.Formatter):
         return line
 
 
+class _LiveStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record is emitted.
+
+    A handler that kept the stream it was built with would write to a closed file once a
+    test harness (or a tool embedding the CLI) swaps ``sys.stderr`` back.
+    """
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
 def configure_logging(
     *, json_lines: bool, level: int | str = logging.INFO, stream: TextIO | None = None
 ) -> None:
@@ -140,12 +157,18 @@ def configure_logging(
         level: the root level, e.g. ``"INFO"`` or ``logging.WARNING``.
         stream: where lines go; stderr by default, so stdout stays for command output.
     """
+    unconfigure_logging()
     root = logging.getLogger()
-    for handler in _INSTALLED:
-        root.removeHandler(handler)
-    _INSTALLED.clear()
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler: logging.Handler = logging.StreamHandler(stream) if stream is not None else _LiveStderr()
     handler.setFormatter(JsonFormatter() if json_lines else TerminalFormatter())
     root.addHandler(handler)
     root.setLevel(level)
     _INSTALLED.append(handler)
+
+
+def unconfigure_logging() -> None:
+    """Remove the handler :func:`configure_logging` installed (tests, embedding tools)."""
+    root = logging.getLogger()
+    for old in _INSTALLED:
+        root.removeHandler(old)
+    _INSTALLED.clear()

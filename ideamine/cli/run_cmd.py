@@ -77,9 +77,11 @@ async def _drive(
 ) -> int:
     from ideamine.cli.progress import ProgressPrinter
     from ideamine.embedded import DB_FILE, EmbeddedRuntime
+    from ideamine.observability import setup_embedded
     from ideamine.plugins import get_plugin_manager
     from orchestrator.report import write_outputs
 
+    setup_embedded()  # terminal log lines; spans only if OTEL_TRACES_EXPORTER asks
     provider = _provider(model)
     async with EmbeddedRuntime(db_path=out / DB_FILE, provider=provider) as rt:
         if run_id is None:

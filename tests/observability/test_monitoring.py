@@ -4,6 +4,7 @@ and alerts only use metrics the code exports (compared with a live scrape)."""
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import re
 import shutil
@@ -30,8 +31,11 @@ SYNTHETIC = {"up", "ALERTS", "ALERTS_FOR_STATE"}
 #: Grafana macros → durations promtool accepts
 MACROS = {"$__rate_interval": "5m", "$__range": "1h", "$__interval": "1m"}
 
-sys.path.insert(0, str(ROOT / "scripts"))
-import gen_dashboards  # noqa: E402
+_spec = importlib.util.spec_from_file_location("gen_dashboards", ROOT / "scripts" / "gen_dashboards.py")
+assert _spec is not None and _spec.loader is not None
+gen_dashboards = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = gen_dashboards  # dataclasses look their module up while it loads
+_spec.loader.exec_module(gen_dashboards)
 
 
 @pytest.fixture(scope="module")
