@@ -10,6 +10,7 @@ turns into a recorded assumption.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -131,7 +132,27 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
             yield from _strings(v, path)
 
 
-def _evidence(question: Mapping[str, Any], ctx: Ctx) -> list[tuple[int, str, str]]:
+@functools.lru_cache(maxsize=200_000)
+def _content_words(text: str) -> frozenset[str]:
+    """``words`` of an artifact string, cached: the same strings are searched for every question."""
+    return frozenset(words(text))
+
+
+def _corpus(ctx: Ctx) -> list[tuple[str, str, frozenset[str]]]:
+    """(source path, text, content words) of every artifact string worth quoting."""
+    out = []
+    for artifact_type, content in sorted(ctx.artifacts.items()):
+        if artifact_type.startswith("qav-"):
+            continue  # the questions themselves are not evidence
+        for path, text in _strings(content, artifact_type):
+            if len(text) >= 12:
+                out.append((path[:80], text, _content_words(text)))
+    return out
+
+
+def _evidence(
+    question: Mapping[str, Any], corpus: list[tuple[str, str, frozenset[str]]], ctx: Ctx
+) -> list[tuple[int, str, str]]:
     """(overlap, source, quote) candidates, best first."""
     wanted = words(str(question.get("text", ""))) | words(str(question.get("topic", "")))
     # who the product is for appears everywhere; it says nothing about what was asked
@@ -142,13 +163,10 @@ def _evidence(question: Mapping[str, Any], ctx: Ctx) -> list[tuple[int, str, str
             overlap = len(wanted & words(str(k["answer"])))
             if overlap >= 2:  # an accepted answer on the same subject outranks artifact text
                 found.append((overlap + 1, f"answer:{k.get('code', '?')}", str(k["answer"])))
-    for artifact_type, content in sorted(ctx.artifacts.items()):
-        if artifact_type.startswith("qav-"):
-            continue  # the questions themselves are not evidence
-        for path, text in _strings(content, artifact_type):
-            overlap = len(wanted & words(text))
-            if overlap >= 2 and len(text) >= 12:
-                found.append((overlap, path[:80], text))
+    for path, text, content_words in corpus:
+        overlap = len(wanted & content_words)
+        if overlap >= 2:
+            found.append((overlap, path, text))
     found.sort(key=lambda f: (-f[0], f[1], f[2]))
     return found
 
@@ -158,10 +176,11 @@ def answers(ctx: Ctx) -> JSON:
     """Answer each question in ``context["qav"]["questions"]`` from quoted evidence."""
     qav = ctx.context.get("qav") or {}
     out: list[JSON] = []
+    corpus = _corpus(ctx)
     for q in qav.get("questions") or []:
         if not isinstance(q, Mapping) or not q.get("code"):
             continue
-        found = _evidence(q, ctx)[:3]
+        found = _evidence(q, corpus, ctx)[:3]
         if found:
             best = found[0][0]
             quotes = [{"source": src, "quote": clip(text, 400)} for _, src, text in found]
