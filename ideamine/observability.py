@@ -6,26 +6,26 @@ One call per process wires logs, traces and metrics the same way everywhere:
   (warnings and worse: the progress printer already narrates the run), tracing only when
   ``OTEL_TRACES_EXPORTER`` asks for it, no metrics endpoint (nothing scrapes a laptop run).
 - :func:`setup_service` — ``ideamine serve …``: JSON log lines, tracing from the standard
-  ``OTEL_*`` variables, ``/metrics`` on ``--metrics-port`` (same interface as the gRPC
-  listener), and the server interceptors to pass to :class:`~ideamine.rpc.GrpcServer`
-  first: gRPC RED metrics, plus OpenTelemetry's server spans when tracing is on::
+  ``OTEL_*`` variables and ``/metrics`` on ``--metrics-port`` (same interface as the gRPC
+  listener). Call it before building the server: :class:`~ideamine.rpc.GrpcServer` adds
+  gRPC RED metrics always and OpenTelemetry server spans once tracing is configured::
 
       obs = setup_service("ideamine-orchestrator", metrics_port=9464, listen=cfg.listen)
-      server = GrpcServer(..., interceptors=[*obs.interceptors, AuthInterceptor(verifier)])
-      ...
-      obs.close()
+      try:
+          asyncio.run(OrchestratorServer(cfg).run())
+      finally:
+          obs.close()
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from ideamine.config import tracing_settings_from_env
 from ideamine.errors import InvalidInput
 from ideamine.logs import configure_logging
 from ideamine.metrics import MetricsServer, start_metrics_server
-from ideamine.tracing import configure_tracing, grpc_server_interceptor, shutdown_tracing
+from ideamine.tracing import configure_tracing, shutdown_tracing
 
 __all__ = ["ServiceObservability", "setup_embedded", "setup_service"]
 
@@ -41,8 +41,6 @@ class ServiceObservability:
     """What :func:`setup_service` started; :meth:`close` on shutdown."""
 
     metrics: MetricsServer | None
-    #: server interceptors to install first (outermost after the error interceptor)
-    interceptors: tuple[Any, ...]
 
     def close(self) -> None:
         """Stop the metrics endpoint and flush pending spans (idempotent)."""
@@ -60,7 +58,7 @@ def _metrics_host(listen: str) -> str:
 def setup_service(
     service_name: str, *, metrics_port: int | None, listen: str, log_level: str = "INFO"
 ) -> ServiceObservability:
-    """JSON logs, tracing from ``OTEL_*``, ``/metrics`` and the gRPC interceptors of a service.
+    """JSON logs, tracing from ``OTEL_*`` and ``/metrics`` for a service process.
 
     Args:
         service_name: ``service.name`` of its spans, e.g. ``ideamine-orchestrator``.
@@ -73,13 +71,10 @@ def setup_service(
     Raises:
         InvalidInput: the metrics port cannot be bound, or the ``OTEL_*`` settings are bad.
     """
-    from ideamine.rpc.metrics import MetricsInterceptor  # grpc: services only
-
+    if metrics_port is not None and not 0 <= metrics_port <= 65535:
+        raise InvalidInput(f"--metrics-port must be 0-65535, not {metrics_port}", field="metrics_port")
     configure_logging(json_lines=True, level=log_level)
-    provider = configure_tracing(tracing_settings_from_env(service_name, embedded=False))
-    interceptors: list[Any] = [MetricsInterceptor()]
-    if provider is not None:
-        interceptors.append(grpc_server_interceptor())
+    configure_tracing(tracing_settings_from_env(service_name, embedded=False))
     server = None
     if metrics_port is not None:
         host = _metrics_host(listen)
@@ -89,4 +84,4 @@ def setup_service(
             raise InvalidInput(
                 f"cannot serve metrics on {host}:{metrics_port}: {exc.strerror or exc}", field="metrics_port"
             ) from None
-    return ServiceObservability(server, tuple(interceptors))
+    return ServiceObservability(server)

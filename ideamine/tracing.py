@@ -54,7 +54,7 @@ __all__ = [
     "end_llm_span",
     "extract_trace",
     "grpc_client_interceptors",
-    "grpc_server_interceptor",
+    "grpc_server_interceptors",
     "inject_trace",
     "phase_attempt_span",
     "phase_span",
@@ -300,15 +300,27 @@ def end_llm_span(
 
 
 # -------------------------------------------------------------------- gRPC
-def grpc_server_interceptor() -> Any:
-    """OpenTelemetry's ``grpc.aio`` server interceptor (a span per RPC, parented by the caller's)."""
+def grpc_server_interceptors() -> list[Any]:
+    """OpenTelemetry's ``grpc.aio`` server interceptor when tracing is configured, else none.
+
+    :class:`~ideamine.rpc.GrpcServer` installs it on every server: a span per RPC,
+    continuing the caller's trace from the ``traceparent`` metadata.
+    """
+    if _provider is None:
+        return []
     from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
-    return aio_server_interceptor(tracer_provider=_provider)  # type: ignore[no-untyped-call]
+    return [aio_server_interceptor(tracer_provider=_provider)]  # type: ignore[no-untyped-call]
 
 
 def grpc_client_interceptors() -> list[Any]:
-    """OpenTelemetry's ``grpc.aio`` client interceptors (propagate the context to the server)."""
+    """OpenTelemetry's ``grpc.aio`` client interceptors (a client span; context sent to the server).
+
+    For ``grpc.aio.insecure_channel(addr, interceptors=grpc_client_interceptors())``; none
+    when tracing is not configured.
+    """
+    if _provider is None:
+        return []
     from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
     return list(aio_client_interceptors(tracer_provider=_provider))  # type: ignore[no-untyped-call]

@@ -4,12 +4,9 @@
 (``ideamine_grpc_server_started_total``) and when it ends, by status code
 (``ideamine_grpc_server_handled_total``), and observes its latency
 (``ideamine_grpc_server_handling_seconds``; for server streams, to the last message).
-Services pass it to :class:`~ideamine.rpc.GrpcServer` as their first interceptor::
-
-    GrpcServer(services=[...], interceptors=[MetricsInterceptor(), AuthInterceptor(...)])
-
-It then sits just inside the error interceptor, so it sees what handlers and the
-interceptors after it raise and records the code the error interceptor will send
+:class:`~ideamine.rpc.GrpcServer` installs it on every server, just inside the error
+interceptor and before the service's own interceptors, so it sees what handlers and those
+interceptors raise and records the code the error interceptor will send
 (:func:`~ideamine.rpc.status.grpc_status_for`) — the code the client gets.
 
 Labels stay bounded although the method path comes from the client: a path that names

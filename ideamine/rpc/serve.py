@@ -11,7 +11,8 @@ needs around its servicers:
   only while every check passes. Kubernetes probes and Envoy health checks call it;
 - **reflection** listing the hosted services (grpcurl, debugging);
 - **interceptors**: :class:`~ideamine.rpc.status.ErrorInterceptor` always first (outermost),
-  then the caller's;
+  then OpenTelemetry's server spans (when tracing is configured) and gRPC RED metrics
+  (:class:`~ideamine.rpc.metrics.MetricsInterceptor`), then the caller's;
 - **lifecycle**: ``start()``/``run()``, an idempotent ``shutdown(grace)`` and ``async with``.
 
 Shutdown is two-stage, as in grpclib's ``graceful_exit``: the first SIGTERM/SIGINT marks
@@ -45,8 +46,9 @@ from google.protobuf.descriptor import ServiceDescriptor  # type: ignore[import-
 from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from ideamine import metrics
+from ideamine import metrics, tracing
 from ideamine.rpc.health import NOT_SERVING, SERVING, DrainingHealthServicer, HealthCheck
+from ideamine.rpc.metrics import MetricsInterceptor
 from ideamine.rpc.status import ErrorInterceptor
 
 __all__ = ["GrpcServer", "HealthCheck", "Service"]
@@ -124,7 +126,14 @@ class GrpcServer:
         self._services = tuple(services)
         self._address = address
         self._checks = tuple(health_checks)
-        self._interceptors = (ErrorInterceptor(), *interceptors)
+        # error mapping outermost; then a span per RPC (when tracing is on) and RED metrics,
+        # so both see what the caller's interceptors (authentication ...) refuse
+        self._interceptors = (
+            ErrorInterceptor(),
+            *tracing.grpc_server_interceptors(),
+            MetricsInterceptor(),
+            *interceptors,
+        )
         self._health_interval = health_interval
         self._grace = grace
         self._reflection = reflection_enabled

@@ -13,7 +13,6 @@ from prometheus_client import REGISTRY
 from ideamine._proto.ideamine.v1 import catalog_pb2, catalog_pb2_grpc, run_pb2, run_pb2_grpc
 from ideamine.errors import Unauthenticated
 from ideamine.rpc import GrpcServer, HealthCheck
-from ideamine.rpc.metrics import MetricsInterceptor
 from tests.rpc.support import CatalogServicer, RunServicer, catalog_service, channel_for, run_service
 
 CATALOG = "ideamine.v1.CatalogService"
@@ -46,7 +45,7 @@ async def served() -> AsyncIterator[tuple[GrpcServer, Dependency]]:
     dep = Dependency()
     server = GrpcServer(
         services=[catalog_service(CatalogServicer()), run_service(RunServicer())],
-        interceptors=[MetricsInterceptor(), Refuse()],
+        interceptors=[Refuse()],  # RED metrics come with every GrpcServer
         health_checks=[HealthCheck("postgres", dep.ping)],
         health_interval=3600,
     )

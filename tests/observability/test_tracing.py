@@ -6,14 +6,17 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
+import grpc
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 from agent_host.worker import TaskWorker
 from ideamine import tracing
+from ideamine._proto.ideamine.v1 import catalog_pb2, catalog_pb2_grpc
 from ideamine.catalogue import load_catalogue
 from ideamine.enums import RunStatus
 from ideamine.errors import InvalidInput
@@ -23,6 +26,7 @@ from ideamine.llm.offline import OfflineProvider
 from ideamine.plugins import AgentRegistry, get_plugin_manager
 from ideamine.queue import RedisStreamsQueue
 from ideamine.queue.reconciler import Reconciler
+from ideamine.rpc import GrpcServer
 from ideamine.runfile import load_run_file
 from ideamine.store.records import NewRun
 from ideamine.store.sqlite import open_sqlite
@@ -31,6 +35,7 @@ from orchestrator.engine.deps import EngineDeps, EngineSettings
 from orchestrator.engine.driver import RunDriver
 from orchestrator.engine.signals import Waker
 from tests.observability.conftest import EXAMPLES, ObservedRun
+from tests.rpc.support import catalog_service
 
 
 def _hex(span: ReadableSpan) -> str:
@@ -235,3 +240,22 @@ def test_bad_settings_are_refused_with_the_variable_named(env: dict[str, str], f
 
 def test_tracing_off_installs_nothing() -> None:
     assert tracing.configure_tracing(TracingSettings("svc")) is None
+
+
+async def test_grpc_server_and_client_spans_continue_the_callers_trace(spans: InMemorySpanExporter) -> None:
+    async with GrpcServer(services=[catalog_service()]) as server:  # instrumented: tracing is on
+        with tracing.run_span("r-1") as caller:
+            interceptors = tracing.grpc_client_interceptors()
+            async with grpc.aio.insecure_channel(server.address, interceptors=interceptors) as channel:
+                await catalog_pb2_grpc.CatalogServiceStub(channel).ListPhases(catalog_pb2.ListPhasesRequest())
+    by_kind = {s.kind: s for s in spans.get_finished_spans() if "ListPhases" in s.name}
+    client, served = by_kind[SpanKind.CLIENT], by_kind[SpanKind.SERVER]
+    ctx = caller.get_span_context()
+    assert client.parent is not None and client.parent.span_id == ctx.span_id
+    assert served.parent is not None and client.context is not None
+    assert served.parent.span_id == client.context.span_id and served.parent.is_remote
+    assert served.context is not None and served.context.trace_id == ctx.trace_id
+
+
+def test_grpc_instrumentation_is_absent_while_tracing_is_off() -> None:
+    assert tracing.grpc_server_interceptors() == [] and tracing.grpc_client_interceptors() == []
