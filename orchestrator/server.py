@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from ideamine.catalogue import Catalogue, load_catalogue
 from ideamine.plugins import AgentRegistry, get_plugin_manager
@@ -39,6 +39,15 @@ from orchestrator.watch import WatchHub
 __all__ = ["OrchestratorServer"]
 
 log = logging.getLogger(__name__)
+
+
+T = TypeVar("T")
+
+
+def _started(value: T | None) -> T:
+    if value is None:
+        raise RuntimeError("the orchestrator is not started")
+    return value
 
 
 class OrchestratorServer:
@@ -64,12 +73,32 @@ class OrchestratorServer:
         self.extra_plugins = tuple(extra_plugins)
         self.catalogue = catalogue or load_catalogue()
         self.settings = settings or EngineSettings()
-        self.store: RunStore
-        self.queue: TaskQueue
-        self.owner: RunOwner
-        self.grpc: GrpcServer
+        self._store: RunStore | None = None
+        self._queue: TaskQueue | None = None
+        self._owner: RunOwner | None = None
+        self._grpc: GrpcServer | None = None
         self._started = False
         self._closed = False
+
+    @property
+    def store(self) -> RunStore:
+        """The store (once started)."""
+        return _started(self._store)
+
+    @property
+    def queue(self) -> TaskQueue:
+        """The task queue (once started)."""
+        return _started(self._queue)
+
+    @property
+    def owner(self) -> RunOwner:
+        """This replica's run owner (once started)."""
+        return _started(self._owner)
+
+    @property
+    def grpc(self) -> GrpcServer:
+        """The gRPC server (once started)."""
+        return _started(self._grpc)
 
     @property
     def port(self) -> int:
@@ -86,17 +115,30 @@ class OrchestratorServer:
         return True
 
     async def start(self) -> int:
-        """Open the dependencies, start serving and owning runs; returns the bound port."""
+        """Open the dependencies, start serving and owning runs; returns the bound port.
+
+        Whatever was opened is closed again when a later step fails (a database that
+        is not migrated, Redis unreachable, the port taken), so a failed start leaks
+        no connections.
+        """
         if self._started:
             raise RuntimeError("the orchestrator was already started")
         self._started = True
+        try:
+            return await self._start()
+        except BaseException:
+            self._closed = True
+            await self._close_resources()
+            raise
+
+    async def _start(self) -> int:
         cfg = self.config
         pm = get_plugin_manager(extra=self.extra_plugins)
         registry = AgentRegistry.from_plugin_manager(pm, self.catalogue)
         guards = [g for gs in pm.hook.ideamine_register_guards() for g in gs]
         verifier = None if cfg.insecure_local else TokenVerifier(cfg.jwt)
-        self.store = await open_store(cfg.database_url)
-        self.queue = open_queue(cfg.redis_url, prefix=cfg.queue_prefix)
+        self._store = await open_store(cfg.database_url)
+        self._queue = open_queue(cfg.redis_url, prefix=cfg.queue_prefix)
         await self.queue.ensure()
         waker, hub = Waker(), WatchHub()
 
@@ -111,7 +153,7 @@ class OrchestratorServer:
                 settings=self.settings,
             )
 
-        self.owner = RunOwner(
+        self._owner = RunOwner(
             store=self.store,
             queue=self.queue,
             replica_id=cfg.replica_id,
@@ -132,7 +174,7 @@ class OrchestratorServer:
             wake=self.owner.wake,
             flush_outbox=self.owner.flush_outbox,
         )
-        self.grpc = GrpcServer(
+        self._grpc = GrpcServer(
             services=build_services(app, hub),
             address=cfg.listen,
             health_checks=[HealthCheck("postgres", self.store.ping), HealthCheck("redis", self._redis_ok)],
@@ -164,10 +206,17 @@ class OrchestratorServer:
         if self._closed or not self._started:
             return
         self._closed = True
-        await self.grpc.shutdown(grace)
-        await self.owner.shutdown(release=release)
-        await self.queue.close()
-        await self.store.close()
+        await self._close_resources(grace, release=release)
+
+    async def _close_resources(self, grace: float | None = None, *, release: bool = True) -> None:
+        if self._grpc is not None:
+            await self._grpc.shutdown(grace)
+        if self._owner is not None:
+            await self._owner.shutdown(release=release)
+        if self._queue is not None:
+            await self._queue.close()
+        if self._store is not None:
+            await self._store.close()
 
     async def __aenter__(self) -> Self:
         await self.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -210,6 +211,22 @@ async def run_cli(*args: str) -> tuple[int, str, str]:
     )
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     return int(proc.returncode or 0), out.decode(), err.decode()
+
+
+@asynccontextmanager
+async def worker_running(store: RunStore, queue: TaskQueue, consumer: str) -> AsyncIterator[TaskWorker]:
+    """An offline worker consuming in the background; stopped (then cancelled if it lingers)."""
+    worker = offline_worker(store, queue, consumer)
+    task = asyncio.create_task(worker.run(), name=f"worker:{consumer}")
+    try:
+        yield worker
+    finally:
+        worker.shutdown()
+        done, _ = await asyncio.wait({task}, timeout=30)
+        if not done:  # in-flight agents outlived the grace: a test teardown does not wait for them
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
 
 
 def offline_worker(store: RunStore, queue: TaskQueue, consumer: str) -> TaskWorker:

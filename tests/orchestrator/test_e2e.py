@@ -3,8 +3,6 @@ Redis queue, the same PostgreSQL), watched to the end through WatchRun and the c
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from ideamine.enums import TaskStatus
 from ideamine.queue import open_queue
 from ideamine.runfile import load_run_file
 from tests.orchestrator.conftest import Stack
-from tests.orchestrator.support import offline_worker
+from tests.orchestrator.support import worker_running
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.postgres, pytest.mark.redis]
 
@@ -30,14 +28,10 @@ async def worker(stack: Stack) -> AsyncIterator[TaskWorker]:
     """An agent host's worker loop in this process, on the stack's queue and database."""
     queue = open_queue(stack.redis_url, prefix=stack.prefix)
     await queue.ensure()
-    w = offline_worker(stack.store, queue, "e2e-worker")
-    task = asyncio.create_task(w.run())
     try:
-        yield w
+        async with worker_running(stack.store, queue, "e2e-worker") as w:
+            yield w
     finally:
-        w.shutdown()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, 30)
         await queue.close()
 
 

@@ -8,8 +8,6 @@ fence can no longer move the run.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +30,9 @@ from tests.orchestrator.support import (
     create_database,
     drop_database,
     eventually,
-    offline_worker,
     server_config,
     unique_prefix,
+    worker_running,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -59,19 +57,13 @@ async def cluster(pg_url: str, redis_url: str) -> AsyncIterator[Cluster]:
     ]
     store = await open_store(db)
     queue = open_queue(redis_url, prefix=prefix)
-    worker = offline_worker(store, queue, "replica-test-worker")
-    worker_task: asyncio.Task[None] | None = None
     try:
         for r in replicas:
             await r.start()
         await queue.ensure()
-        worker_task = asyncio.create_task(worker.run())
-        yield Cluster(replicas, store, worker)
+        async with worker_running(store, queue, "replica-test-worker") as worker:
+            yield Cluster(replicas, store, worker)
     finally:
-        worker.shutdown()
-        if worker_task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(worker_task, 30)
         for r in replicas:
             await r.shutdown(0.5)
         await queue.close()

@@ -154,3 +154,27 @@ async def test_health_follows_postgres(pg_url: str, redis_url: str) -> None:
     finally:
         await drop_database(pg_url, db)
         await drop_queue(redis_url, prefix)
+
+
+@pytest.mark.postgres
+async def test_a_failed_start_closes_what_it_opened(pg_url: str) -> None:
+    import asyncpg  # type: ignore[import-untyped]
+
+    from ideamine.errors import IdeaMineError
+    from orchestrator.server import OrchestratorServer
+
+    db = await create_database(pg_url)
+    name = db.rsplit("/", 1)[1]
+    try:
+        server = OrchestratorServer(server_config(db, "redis://127.0.0.1:1/0", unique_prefix()))
+        with pytest.raises(IdeaMineError):  # Redis is not there: QueueUnavailable
+            await server.start()
+        admin = await asyncpg.connect(pg_url)
+        try:
+            left = await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = $1", name)
+        finally:
+            await admin.close()
+        assert left == 0, "the failed start left database connections open"
+        await server.shutdown()  # harmless after a failed start
+    finally:
+        await drop_database(pg_url, db)
