@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 
@@ -29,12 +28,19 @@ def serve(args: argparse.Namespace) -> int:
             the message and exits 2).
     """
     from agent_host.server import AgentHost
+    from ideamine.observability import setup_service
 
     config = config_from_args(args)
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    obs = setup_service(
+        "ideamine-agent-host",
+        metrics_port=config.metrics_port,
+        listen=config.listen,
+        log_level=config.log_level,
     )
-    asyncio.run(AgentHost(config).run())
+    try:
+        asyncio.run(AgentHost(config).run())
+    finally:
+        obs.close()
     return 0
 
 

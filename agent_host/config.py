@@ -12,13 +12,19 @@ flag              environment                  default
 --redis-url       IDEAMINE_REDIS_URL           (required)
 --orchestrator    IDEAMINE_ORCHESTRATOR_ADDR   none: run without registering
 --model           IDEAMINE_MODEL               offline
-(token)           IDEAMINE_HOST_TOKEN          none (or minted, see below)
+(token)           IDEAMINE_HOST_TOKEN          none
 (token)           IDEAMINE_JWT_HS256_SECRET    none
 (token)           IDEAMINE_JWT_ISSUER          ideamine
 (token)           IDEAMINE_JWT_AUDIENCE        ideamine-api
 --listen                                       127.0.0.1:50061
+--metrics-port                                 9465 (0: any free port)
 --host-id                                      a new UUID per start
 ================  ===========================  ===============================
+
+Calls to the orchestrator carry ``IDEAMINE_HOST_TOKEN`` when set (e.g. issued by the
+identity provider); otherwise, when the orchestrator shares an HS256 secret (local use),
+the host mints its own short-lived operator token; with neither it sends none, which an
+orchestrator started with ``--insecure-local`` accepts.
 
 Bad values raise :class:`~ideamine.errors.InvalidInput` naming the flag, which the CLI
 turns into exit code 2 with one line of explanation.
@@ -53,7 +59,7 @@ __all__ = [
 
 #: where the agent host serves AgentHostService + health by default (service conventions)
 DEFAULT_LISTEN = "127.0.0.1:50061"
-#: the agent host's Prometheus port by convention (served by the metrics module when present)
+#: the agent host's Prometheus port by convention
 DEFAULT_METRICS_PORT = 9465
 
 Isolation = Literal["none", "process"]
@@ -74,6 +80,8 @@ class HostConfig:
         jwt_issuer: ``iss`` of a minted token (IDEAMINE_JWT_ISSUER).
         jwt_audience: ``aud`` of a minted token (IDEAMINE_JWT_AUDIENCE).
         listen: ``host:port`` the gRPC server binds (port 0 picks a free port).
+        metrics_port: port of ``/metrics`` on the listen interface (0: any free port).
+        log_level: root log level of the service's JSON logs.
         advertise: address given to the orchestrator (default: the bound address).
         host_id: this host's id, a UUID (the registry's key); also its Redis consumer name.
         name: human-readable name given to the orchestrator (``<hostname>-<pid>``).
@@ -97,6 +105,8 @@ class HostConfig:
     jwt_issuer: str = "ideamine"
     jwt_audience: str = "ideamine-api"
     listen: str = DEFAULT_LISTEN
+    metrics_port: int = DEFAULT_METRICS_PORT
+    log_level: str = "INFO"
     advertise: str | None = None
     host_id: str
     name: str = ""
@@ -126,6 +136,8 @@ class HostConfig:
             raise InvalidInput("--isolation must be none or process", field="isolation")
         _check_positive(self, "concurrency", "memory_limit_mb", "cpu_limit_seconds")
         _check_positive(self, "lease_seconds", "heartbeat_seconds")
+        if not 0 <= self.metrics_port <= 65535:
+            raise InvalidInput("--metrics-port must be between 0 and 65535", field="metrics_port")
         if self.grace_seconds < 0:
             raise InvalidInput("--grace-seconds must be >= 0", field="grace_seconds")
         if self.heartbeat_seconds >= self.lease_seconds:
@@ -158,6 +170,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="orchestrator host:port to register with (env IDEAMINE_ORCHESTRATOR_ADDR)",
     )
     parser.add_argument("--listen", default=DEFAULT_LISTEN, metavar="ADDR", help="gRPC listen address")
+    parser.add_argument(
+        "--metrics-port", type=int, default=DEFAULT_METRICS_PORT, help="/metrics port (0: any free port)"
+    )
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.add_argument("--advertise", metavar="ADDR", help="address given to the orchestrator")
     parser.add_argument("--host-id", help="host id, a UUID (default: a new one per start)")
     parser.add_argument("--concurrency", type=int, default=4, help="tasks run at once")
@@ -205,6 +221,8 @@ def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None
         jwt_issuer=_env("IDEAMINE_JWT_ISSUER", env) or "ideamine",
         jwt_audience=_env("IDEAMINE_JWT_AUDIENCE", env) or "ideamine-api",
         listen=args.listen,
+        metrics_port=args.metrics_port,
+        log_level=args.log_level,
         advertise=args.advertise,
         host_id=args.host_id or new_id(),
         name=f"{socket.gethostname()}-{os.getpid()}",

@@ -41,7 +41,7 @@ from ideamine._proto.ideamine.v1 import agent_host_pb2, agent_host_pb2_grpc
 from ideamine.catalogue import load_catalogue
 from ideamine.cli.version_cmd import package_version
 from ideamine.convert import agent_definition_to_proto
-from ideamine.errors import IdeaMineError
+from ideamine.errors import IdeaMineError, InvalidInput
 from ideamine.llm.base import LLMProvider
 from ideamine.llm.breaker import BreakerRegistry
 from ideamine.llm.providers import make_provider
@@ -70,7 +70,11 @@ class AgentHost:
     """
 
     def __init__(
-        self, config: HostConfig, *, extra_plugins: Sequence[Any] = (), provider: LLMProvider | None = None
+        self,
+        config: HostConfig,
+        *,
+        extra_plugins: Sequence[Any] = (),
+        provider: LLMProvider | None = None,
     ) -> None:
         self.config = config
         self.host_id = config.host_id
@@ -123,8 +127,16 @@ class AgentHost:
 
         Raises:
             PluginError: a plugin failed to load or declared an agent wrongly.
-            InvalidInput: a bad database URL or model spec.
+            InvalidInput: a bad database URL or model spec, or the listen address is taken.
+            StoreUnavailable, QueueUnavailable: PostgreSQL or Redis cannot be reached.
         """
+        try:
+            await self._start()
+        except BaseException:
+            await self._close()  # whatever was opened before the failure
+            raise
+
+    async def _start(self) -> None:
         cfg = self.config
         catalogue = load_catalogue()
         self.registry = AgentRegistry.from_plugin_manager(get_plugin_manager(extra=self._extra), catalogue)
@@ -167,7 +179,10 @@ class AgentHost:
             health_interval=max(cfg.heartbeat_seconds, 1.0),
             grace=1.0,
         )
-        await self.server.start()
+        try:
+            await self.server.start()
+        except RuntimeError as exc:  # the address is taken or not ours
+            raise InvalidInput(f"cannot listen on {cfg.listen}: {exc}", field="listen") from None
         self._consuming = asyncio.create_task(self._consume(), name="agent-host-consume")
         if cfg.orchestrator:
             self.registration = Registration(
@@ -266,6 +281,7 @@ class AgentHost:
         log.info("host %s stopped", self.host_id)
 
     async def _close(self) -> None:
+        """Close queue, store and provider (those that were opened; errors are moot now)."""
         with contextlib.suppress(Exception):
             await self.queue.close()
         with contextlib.suppress(Exception):

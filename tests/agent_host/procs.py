@@ -69,7 +69,7 @@ class Service:
         return int(self.proc.returncode)
 
 
-async def wait_serving(address: str, service: str, proc: Service, *, within: float = 60.0) -> None:
+async def wait_serving(address: str, service: str, proc: Service, *, within: float = 120.0) -> None:
     """Poll gRPC health of ``service`` at ``address`` until SERVING; fail if the process died."""
     deadline = time.monotonic() + within
     # short reconnect backoff: the first attempts fail while the process is still starting
@@ -103,11 +103,13 @@ def serve(
 ) -> tuple[Service, str]:
     """Start ``ideamine serve <kind>`` on a free loopback port; returns the process and its address.
 
-    Orchestrators get ``--replica-id <name> --insecure-local``.
+    Orchestrators get ``--replica-id <name> --insecure-local``; every service ``--metrics-port 0``
+    (several per test: no fixed /metrics port) unless ``extra`` names a port (a later flag wins).
     """
     address = f"127.0.0.1:{free_port()}"
     args = ["serve", kind, "--database-url", database_url, "--redis-url", redis_url]
     args += ["--queue-prefix", queue_prefix, "--listen", address]
+    args += ["--metrics-port", "0"]
     if kind == "orchestrator":
         args += ["--replica-id", name, "--insecure-local"]
     return Service(name, [*args, *extra], log_dir, env), address

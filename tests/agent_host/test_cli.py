@@ -55,6 +55,7 @@ def test_flags_beat_environment_beat_catalogue_defaults() -> None:
         ([*URLS, "--host-id", "pod-7"], "host_id"),
         ([*URLS, "--queue-prefix", "a b"], "queue_prefix"),
         ([*URLS, "--grace-seconds", "-1"], "grace_seconds"),
+        ([*URLS, "--metrics-port", "70000"], "metrics_port"),
     ],
 )
 def test_bad_settings_name_their_field(argv: list[str], field: str) -> None:

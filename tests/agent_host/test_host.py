@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import grpc
 import pytest
@@ -11,9 +12,12 @@ from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
+from agent_host.server import AgentHost
 from agent_host.servicer import HostState
 from ideamine._proto.ideamine.v1 import agent_host_pb2
 from ideamine.enums import TaskStatus
+from ideamine.errors import InvalidInput
+from ideamine.llm.offline import OfflineProvider
 from tests.agent_host import agents
 from tests.agent_host.conftest import Env, value
 from tests.agent_host.support import seed_task
@@ -101,3 +105,15 @@ async def test_drain_with_a_bad_grace_is_invalid_argument_and_changes_nothing(
     assert any(d.Unpack(bad) for d in status.details)
     assert [v.field for v in bad.field_violations] == ["grace_period"]
     assert host.state is HostState.SERVING
+
+
+async def test_a_taken_listen_address_is_bad_input_and_closes_what_was_opened(env: Env) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        host = AgentHost(env.config(listen=f"127.0.0.1:{port}"), provider=OfflineProvider())
+        with pytest.raises(InvalidInput, match=f"cannot listen on 127.0.0.1:{port}") as err:
+            await host.start()
+    assert [v.field for v in err.value.violations] == ["listen"]
+    assert not await host.store.ping()  # the store it had opened is closed again

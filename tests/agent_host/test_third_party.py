@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from ideamine._proto.ideamine.v1 import agent_host_pb2, agent_host_pb2_grpc
 from ideamine.embedded import DB_FILE
 from ideamine.ids import new_id
 from ideamine.store.sqlite import open_sqlite
-from tests.agent_host.procs import ROOT, serve, wait_serving
+from tests.agent_host.procs import ROOT, free_port, serve, wait_serving
 from tests.agent_host.support import fresh_database
 
 EXAMPLE = ROOT / "examples" / "third_party_agent"
@@ -57,6 +58,11 @@ def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         capture_output=True,
     )
     yield {"PYTHONPATH": os.pathsep.join([str(target), str(ROOT)])}
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return str(response.read().decode())
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -150,6 +156,7 @@ async def test_an_agent_host_process_loads_it_and_drains_on_sigterm(
 ) -> None:
     import grpc
 
+    metrics_port = free_port()
     async with fresh_database(pg_url) as db_url:
         host, address = serve(
             "agent-host",
@@ -159,9 +166,12 @@ async def test_an_agent_host_process_loads_it_and_drains_on_sigterm(
             queue_prefix=f"test-{new_id()}",
             log_dir=tmp_path,
             env=plugin_path,
+            extra=["--metrics-port", str(metrics_port)],
         )
         try:
             await wait_serving(address, "ideamine.v1.AgentHostService", host)
+            scraped = await asyncio.to_thread(_get, f"http://127.0.0.1:{metrics_port}/metrics")
+            assert "ideamine_agent_host_slots 4.0" in scraped
             async with grpc.aio.insecure_channel(address) as channel:
                 stub = agent_host_pb2_grpc.AgentHostServiceStub(channel)
                 listed = await stub.ListAgents(agent_host_pb2.AgentHostServiceListAgentsRequest())
