@@ -21,10 +21,12 @@ from typing import Any
 
 from ideamine.errors import FieldViolation, InvalidInput
 
-__all__ = ["DEFAULT_LISTEN", "JwtSettings", "OrchestratorConfig", "load_config"]
+__all__ = ["DEFAULT_LISTEN", "DEFAULT_METRICS_PORT", "JwtSettings", "OrchestratorConfig", "load_config"]
 
 #: where the orchestrator listens unless told otherwise (containers use 0.0.0.0:50051)
 DEFAULT_LISTEN = "127.0.0.1:50051"
+#: the orchestrator's Prometheus port by convention (``ideamine serve orchestrator --metrics-port``)
+DEFAULT_METRICS_PORT = 9464
 
 
 @dataclass(frozen=True, kw_only=True)

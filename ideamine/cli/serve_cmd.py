@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent_host.config import add_arguments as add_agent_host_arguments
 from ideamine.cli.gateway_cmd import SERVE_HELP, add_serve_arguments, serve_gateway
+from orchestrator.config import DEFAULT_METRICS_PORT as ORCHESTRATOR_METRICS_PORT
 
 __all__ = ["ServerCommand", "SERVERS", "register"]
 
@@ -28,13 +28,6 @@ class ServerCommand:
     help: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
-
-
-def _setup_logging(level: str) -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    else:
-        logging.getLogger().setLevel(level.upper())
 
 
 def _positive(text: str) -> float:
@@ -69,9 +62,16 @@ def _orchestrator_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reconcile-seconds", type=_positive, help="queue reconcile interval (default 30)")
     p.add_argument("--queue-prefix", metavar="PREFIX", help="Redis key namespace (default ideamine)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=ORCHESTRATOR_METRICS_PORT,
+        help="/metrics port on the listen interface (default 9464; 0: any free port)",
+    )
 
 
 def _run_orchestrator(args: argparse.Namespace) -> int:
+    from ideamine.observability import setup_service
     from orchestrator.config import load_config
     from orchestrator.server import OrchestratorServer
 
@@ -94,8 +94,16 @@ def _run_orchestrator(args: argparse.Namespace) -> int:
         )
     }
     config = load_config(explicit)
-    _setup_logging(args.log_level)
-    asyncio.run(OrchestratorServer(config).run())
+    obs = setup_service(
+        "ideamine-orchestrator",
+        metrics_port=args.metrics_port,
+        listen=config.listen,
+        log_level=args.log_level,
+    )
+    try:
+        asyncio.run(OrchestratorServer(config).run())
+    finally:
+        obs.close()
     return 0
 
 
