@@ -135,60 +135,70 @@ def dashboard(uid: str, title: str, description: str, panels: list[Panel]) -> di
     }
 
 
+def stat(title: str, expr: str, unit: str = "short", *, w: int = 6, legend: str = "", **kw: Any) -> Panel:
+    """A single-number panel (an instant query)."""
+    return Panel(title, "stat", (q(expr, legend, instant=True),), unit=unit, w=w, h=5, **kw)
+
+
+def series(title: str, *queries: Query, unit: str = "short", w: int = 12, **kw: Any) -> Panel:
+    """A time series panel."""
+    return Panel(title, "timeseries", queries, unit=unit, w=w, **kw)
+
+
+def instant(kind: str, title: str, expr: str, legend: str, unit: str, *, w: int, **kw: Any) -> Panel:
+    """A panel of one instant query per series (bar gauge, pie chart, table)."""
+    fmt = "table" if kind == "table" else "time_series"
+    return Panel(title, kind, (q(expr, legend, instant=True, fmt=fmt),), unit=unit, w=w, **kw)
+
+
+def percentiles(title: str, bucket: str) -> Panel:
+    """p50/p95/p99 of a histogram over all its series."""
+    return series(
+        title,
+        *(
+            q(
+                f"histogram_quantile({p}, sum by (le) (rate({bucket}[$__rate_interval])))",
+                f"p{round(p * 100)}",
+            )
+            for p in (0.5, 0.95, 0.99)
+        ),
+        unit="s",
+        w=8,
+    )
+
+
+def ratio(numerator: str, denominator: str) -> str:
+    """``numerator / denominator``, 0 rather than NaN/Inf when the denominator is 0."""
+    return f"({numerator}) / clamp_min({denominator}, 1e-9)"
+
+
+HORIZONTAL = {"orientation": "horizontal", "displayMode": "gradient"}
+DONUT = {"reduceOptions": {"calcs": ["lastNotNull"]}, "pieType": "donut"}
+
+
 def overview() -> dict[str, Any]:
     """Runs, phases, tasks and workers at a glance."""
     rate = "[$__rate_interval]"
-    terminal = 'status=~"succeeded|failed|cancelled"'
+    runs = "ideamine_runs_completed_total"
     panels = [
-        Panel("Active runs", "stat", (q("sum(ideamine_runs_active)", instant=True),), w=4, h=5),
-        Panel(
-            "Runs completed",
-            "stat",
-            (
-                q(
-                    "sum by (status) (increase(ideamine_runs_completed_total[$__range]))",
-                    "{{status}}",
-                    instant=True,
-                ),
-            ),
-            w=8,
-            h=5,
-        ),
-        Panel(
+        stat("Active runs", "sum(ideamine_runs_active)", w=4),
+        stat("Runs completed", f"sum by (status) (increase({runs}[$__range]))", w=8, legend="{{status}}"),
+        stat(
             "Success rate",
-            "stat",
-            (
-                q(
-                    f"""sum(increase(ideamine_runs_completed_total{{status="succeeded"}}[$__range]))
-                    / clamp_min(sum(increase(ideamine_runs_completed_total{{{terminal}}}[$__range])), 1)""",
-                    instant=True,
-                ),
+            ratio(
+                f'sum(increase({runs}{{status="succeeded"}}[$__range]))',
+                f'sum(increase({runs}{{status=~"succeeded|failed|cancelled"}}[$__range]))',
             ),
-            unit="percentunit",
+            "percentunit",
             w=4,
-            h=5,
             description="Succeeded among runs that reached a terminal status.",
         ),
-        Panel(
-            "Model cost",
-            "stat",
-            (q("sum(increase(ideamine_llm_cost_usd_total[$__range]))", instant=True),),
-            unit="currencyUSD",
-            w=4,
-            h=5,
-        ),
-        Panel(
+        stat("Model cost", "sum(increase(ideamine_llm_cost_usd_total[$__range]))", "currencyUSD", w=4),
+        stat(
             "Worker utilisation",
-            "stat",
-            (
-                q(
-                    "sum(ideamine_agent_host_busy_slots) / clamp_min(sum(ideamine_agent_host_slots), 1)",
-                    instant=True,
-                ),
-            ),
-            unit="percentunit",
+            ratio("sum(ideamine_agent_host_busy_slots)", "sum(ideamine_agent_host_slots)"),
+            "percentunit",
             w=4,
-            h=5,
             description="Busy task slots over all slots of every agent host.",
         ),
         Panel(
@@ -205,122 +215,76 @@ def overview() -> dict[str, Any]:
             w=12,
             description="Creation to terminal status.",
         ),
-        Panel(
+        series(
             "Phase completions",
-            "timeseries",
-            (
-                q(
-                    f"sum by (phase, status) (increase(ideamine_phase_completions_total{rate}))",
-                    "{{phase}} {{status}}",
-                ),
+            q(
+                f"sum by (phase, status) (increase(ideamine_phase_completions_total{rate}))",
+                "{{phase}} {{status}}",
             ),
-            w=12,
             stack=True,
         ),
-        Panel(
+        series(
             "Tokens by phase",
-            "timeseries",
-            (q(f"sum by (phase) (rate(ideamine_llm_tokens_total{rate}))", "{{phase}}"),),
-            unit="short",
-            w=12,
+            q(f"sum by (phase) (rate(ideamine_llm_tokens_total{rate}))", "{{phase}}"),
             stack=True,
             description="Model tokens per second (input + output).",
         ),
-        Panel(
-            "Gate pass rate",
+        instant(
             "bargauge",
-            (
-                q(
-                    """sum by (phase) (increase(ideamine_gate_evaluations_total{decision!="fail"}[$__range]))
-                    / sum by (phase) (increase(ideamine_gate_evaluations_total[$__range]))""",
-                    "{{phase}}",
-                    instant=True,
-                ),
+            "Gate pass rate",
+            ratio(
+                'sum by (phase) (increase(ideamine_gate_evaluations_total{decision!="fail"}[$__range]))',
+                "sum by (phase) (increase(ideamine_gate_evaluations_total[$__range]))",
             ),
-            unit="percentunit",
+            "{{phase}}",
+            "percentunit",
             w=12,
-            options={"orientation": "horizontal", "displayMode": "gradient"},
+            options=HORIZONTAL,
         ),
-        Panel(
+        series(
             "Idempotent hit rate",
-            "timeseries",
-            (
-                q(
-                    f"""sum(rate(ideamine_task_idempotent_hits_total{rate}))
-                    / clamp_min(sum(rate(ideamine_task_idempotent_hits_total{rate}))
-                    + sum(rate(ideamine_tasks_started_total{rate})), 1e-9)""",
-                    "acked without running",
+            q(
+                ratio(
+                    f"sum(rate(ideamine_task_idempotent_hits_total{rate}))",
+                    f"sum(rate(ideamine_task_idempotent_hits_total{rate})) + sum(rate(ideamine_tasks_started_total{rate}))",
                 ),
+                "acked without running",
             ),
             unit="percentunit",
             w=8,
             description="Deliveries whose result already existed, among all deliveries that reached an agent.",
         ),
-        Panel(
-            "Phase duration percentiles",
-            "timeseries",
-            tuple(
-                q(
-                    f"histogram_quantile({p}, sum by (le) (rate(ideamine_phase_duration_seconds_bucket{rate})))",
-                    f"p{int(p * 100)}",
-                )
-                for p in (0.5, 0.95, 0.99)
-            ),
-            unit="s",
-            w=8,
-        ),
-        Panel(
-            "Task run time percentiles",
-            "timeseries",
-            tuple(
-                q(
-                    f"histogram_quantile({p}, sum by (le) (rate(ideamine_task_run_seconds_bucket{rate})))",
-                    f"p{int(p * 100)}",
-                )
-                for p in (0.5, 0.95, 0.99)
-            ),
-            unit="s",
-            w=8,
-        ),
-        Panel(
+        percentiles("Phase duration percentiles", "ideamine_phase_duration_seconds_bucket"),
+        percentiles("Task run time percentiles", "ideamine_task_run_seconds_bucket"),
+        series(
             "Queue wait p99 by agent",
-            "timeseries",
-            (
-                q(
-                    f"histogram_quantile(0.99, sum by (le, agent) (rate(ideamine_task_queue_wait_seconds_bucket{rate})))",
-                    "{{agent}}",
-                ),
+            q(
+                f"histogram_quantile(0.99, sum by (le, agent) (rate(ideamine_task_queue_wait_seconds_bucket{rate})))",
+                "{{agent}}",
             ),
             unit="s",
-            w=12,
         ),
-        Panel(
+        series(
             "Task outcomes",
-            "timeseries",
-            (q(f"sum by (status) (rate(ideamine_tasks_completed_total{rate}))", "{{status}}"),),
+            q(f"sum by (status) (rate(ideamine_tasks_completed_total{rate}))", "{{status}}"),
             unit="ops",
-            w=12,
             stack=True,
         ),
-        Panel(
+        series(
             "LLM error rate",
-            "timeseries",
-            (
-                q(
-                    f"""sum by (provider, model) (rate(ideamine_llm_requests_total{{status="error"}}{rate}))
-                    / clamp_min(sum by (provider, model) (rate(ideamine_llm_requests_total{rate})), 1e-9)""",
-                    "{{provider}}/{{model}}",
+            q(
+                ratio(
+                    f'sum by (provider, model) (rate(ideamine_llm_requests_total{{status="error"}}{rate}))',
+                    f"sum by (provider, model) (rate(ideamine_llm_requests_total{rate}))",
                 ),
+                "{{provider}}/{{model}}",
             ),
             unit="percentunit",
-            w=12,
         ),
-        Panel(
+        series(
             "gRPC requests by code",
-            "timeseries",
-            (q(f"sum by (code) (rate(ideamine_grpc_server_handled_total{rate}))", "{{code}}"),),
+            q(f"sum by (code) (rate(ideamine_grpc_server_handled_total{rate}))", "{{code}}"),
             unit="reqps",
-            w=12,
             stack=True,
         ),
     ]
@@ -334,136 +298,91 @@ def overview() -> dict[str, Any]:
 
 def cost() -> dict[str, Any]:
     """Where the money goes, and how close runs come to their budgets."""
-    cost_total = "ideamine_llm_cost_usd_total"
+    usd = "ideamine_llm_cost_usd_total"
+    window = "[$__rate_interval]"
     panels = [
-        Panel(
-            "Cost today",
-            "stat",
-            (q(f"sum(increase({cost_total}[$__range]))", instant=True),),
-            unit="currencyUSD",
-            w=6,
-            h=5,
-            time_from="now/d",
-        ),
-        Panel(
+        stat("Cost today", f"sum(increase({usd}[$__range]))", "currencyUSD", time_from="now/d"),
+        stat(
             "Cost per run",
-            "stat",
-            (
-                q(
-                    """sum(increase(ideamine_run_cost_usd_sum[$__range]))
-                    / clamp_min(sum(increase(ideamine_run_cost_usd_count[$__range])), 1)""",
-                    instant=True,
-                ),
+            ratio(
+                "sum(increase(ideamine_run_cost_usd_sum[$__range]))",
+                "sum(increase(ideamine_run_cost_usd_count[$__range]))",
             ),
-            unit="currencyUSD",
-            w=6,
-            h=5,
+            "currencyUSD",
             description="Mean model spend of runs that reached a terminal status.",
         ),
-        Panel(
+        stat(
             "Cost per 1k tokens",
-            "stat",
-            (
-                q(
-                    f"""1000 * sum(increase({cost_total}[$__range]))
-                    / clamp_min(sum(increase(ideamine_llm_tokens_total[$__range])), 1)""",
-                    instant=True,
-                ),
-            ),
-            unit="currencyUSD",
-            w=6,
-            h=5,
+            "1000 * "
+            + ratio(f"sum(increase({usd}[$__range]))", "sum(increase(ideamine_llm_tokens_total[$__range]))"),
+            "currencyUSD",
         ),
-        Panel(
+        stat(
             "Monthly projection",
-            "stat",
-            (q(f"sum(rate({cost_total}[7d])) * 86400 * 30", instant=True),),
-            unit="currencyUSD",
-            w=6,
-            h=5,
+            f"sum(rate({usd}[7d])) * 86400 * 30",
+            "currencyUSD",
             description="The last 7 days' spending rate over 30 days.",
         ),
-        Panel(
+        series(
             "7-day trend",
-            "timeseries",
-            (q(f"sum(increase({cost_total}[1d]))", "USD per day"),),
+            q(f"sum(increase({usd}[1d]))", "USD per day"),
             unit="currencyUSD",
-            w=12,
             time_from="7d",
             interval="1d",
-            options={"legend": {"displayMode": "list", "placement": "bottom"}},
         ),
-        Panel(
+        instant(
+            "piechart",
             "Cost by phase",
-            "piechart",
-            (q(f"sum by (phase) (increase({cost_total}[$__range]))", "{{phase}}", instant=True),),
-            unit="currencyUSD",
+            f"sum by (phase) (increase({usd}[$__range]))",
+            "{{phase}}",
+            "currencyUSD",
             w=6,
-            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "pieType": "donut"},
+            options=DONUT,
         ),
-        Panel(
+        instant(
+            "piechart",
             "Cost by model",
-            "piechart",
-            (
-                q(
-                    f"sum by (provider, model) (increase({cost_total}[$__range]))",
-                    "{{provider}}/{{model}}",
-                    instant=True,
-                ),
-            ),
-            unit="currencyUSD",
+            f"sum by (provider, model) (increase({usd}[$__range]))",
+            "{{provider}}/{{model}}",
+            "currencyUSD",
             w=6,
-            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "pieType": "donut"},
+            options=DONUT,
         ),
-        Panel(
-            "Top expensive phases",
+        instant(
             "table",
-            (
-                q(
-                    f"topk(5, sum by (phase) (increase({cost_total}[$__range])))",
-                    "{{phase}}",
-                    instant=True,
-                    fmt="table",
-                ),
-            ),
-            unit="currencyUSD",
+            "Top expensive phases",
+            f"topk(5, sum by (phase) (increase({usd}[$__range])))",
+            "{{phase}}",
+            "currencyUSD",
             w=8,
         ),
-        Panel(
-            "Budget utilisation by phase",
+        instant(
             "bargauge",
-            (q("max by (phase) (ideamine_budget_utilisation_ratio)", "{{phase}}", instant=True),),
-            unit="percentunit",
+            "Budget utilisation by phase",
+            "max by (phase) (ideamine_budget_utilisation_ratio)",
+            "{{phase}}",
+            "percentunit",
             w=8,
             description="Share of its budget the last finished run of each phase used.",
-            options={"orientation": "horizontal", "displayMode": "gradient"},
+            options=HORIZONTAL,
         ),
-        Panel(
+        series(
             "Budget alerts",
-            "timeseries",
-            (
-                q(
-                    'sum(increase(ideamine_runs_completed_total{status="budget_exhausted"}[$__rate_interval]))',
-                    "runs paused: budget exhausted",
-                ),
-                q(
-                    """sum(increase(ideamine_run_budget_utilisation_ratio_count[$__rate_interval]))
-                    - sum(increase(ideamine_run_budget_utilisation_ratio_bucket{le="0.8"}[$__rate_interval]))""",
-                    "runs above 80 % of budget",
-                ),
+            q(
+                f'sum(increase(ideamine_runs_completed_total{{status="budget_exhausted"}}{window}))',
+                "runs paused: budget exhausted",
+            ),
+            q(
+                f"""sum(increase(ideamine_run_budget_utilisation_ratio_count{window}))
+                - sum(increase(ideamine_run_budget_utilisation_ratio_bucket{{le="0.8"}}{window}))""",
+                "runs above 80 % of budget",
             ),
             w=8,
         ),
-        Panel(
+        series(
             "Tokens vs budget by phase",
-            "timeseries",
-            (
-                q("sum by (phase) (increase(ideamine_llm_tokens_total[$__rate_interval]))", "{{phase}} used"),
-                q(
-                    "sum by (phase) (increase(ideamine_phase_budget_tokens_total[$__rate_interval]))",
-                    "{{phase}} budget",
-                ),
-            ),
+            q(f"sum by (phase) (increase(ideamine_llm_tokens_total{window}))", "{{phase}} used"),
+            q(f"sum by (phase) (increase(ideamine_phase_budget_tokens_total{window}))", "{{phase}} budget"),
             w=24,
             description="Tokens spent against the token budgets of the phases that finished.",
         ),
