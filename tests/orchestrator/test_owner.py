@@ -1,0 +1,136 @@
+"""RunOwner passes, driven by hand over real PostgreSQL and Redis: timers and lost leases."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ideamine.catalogue import load_catalogue
+from ideamine.enums import RunStatus
+from ideamine.plugins import AgentRegistry, get_plugin_manager
+from ideamine.queue import open_queue
+from ideamine.queue.base import TaskQueue
+from ideamine.store.base import RunStore
+from ideamine.store.factory import open_store
+from ideamine.store.records import BudgetLimits, Event, NewRun
+from orchestrator.engine.deps import EngineDeps
+from orchestrator.engine.signals import Waker
+from orchestrator.owner import RunOwner
+from tests.orchestrator.conftest import drop_queue
+from tests.orchestrator.support import create_database, drop_database, eventually, unique_prefix
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+
+@dataclass
+class Rig:
+    store: RunStore
+    queue: TaskQueue
+
+    def owner(self, name: str, *, lease: float = 0.5) -> RunOwner:
+        pm = get_plugin_manager()
+        registry = AgentRegistry.from_plugin_manager(pm)
+        guards = [g for gs in pm.hook.ideamine_register_guards() for g in gs]
+        waker = Waker()
+
+        def deps(store: RunStore) -> EngineDeps:
+            return EngineDeps(
+                store=store, registry=registry, catalogue=load_catalogue(), guards=guards, waker=waker
+            )
+
+        return RunOwner(
+            store=self.store,
+            queue=self.queue,
+            replica_id=name,
+            deps_factory=deps,
+            waker=waker,
+            lease_seconds=lease,
+        )
+
+    async def run(self, status: RunStatus) -> str:
+        run = await self.store.create_run(
+            NewRun(
+                tenant="t",
+                title="Owner test",
+                idea={"text": "A shared calendar for allotment gardeners", "constraints": {}},
+                phases=("intake",),
+                budget=BudgetLimits(),
+            ),
+            events=[Event("run.created")],
+        )
+        if status is not RunStatus.PENDING:
+            await self.store.transition_run(run.id, expected=[RunStatus.PENDING], new=RunStatus.RUNNING)
+        if status not in (RunStatus.PENDING, RunStatus.RUNNING):
+            await self.store.transition_run(run.id, expected=[RunStatus.RUNNING], new=status)
+        return run.id
+
+
+@pytest.fixture
+async def rig(pg_url: str, redis_url: str) -> AsyncIterator[Rig]:
+    db = await create_database(pg_url)
+    prefix = unique_prefix()
+    store = await open_store(db)
+    queue = open_queue(redis_url, prefix=prefix)
+    await queue.ensure()
+    try:
+        yield Rig(store, queue)
+    finally:
+        await queue.close()
+        await store.close()
+        await drop_database(pg_url, db)
+        await drop_queue(redis_url, prefix)
+
+
+async def test_a_due_answer_deadline_resumes_a_waiting_run(rig: Rig) -> None:
+    run_id = await rig.run(RunStatus.AWAITING_INPUT)
+    owner = rig.owner("replica-t")
+    try:
+        await owner.tick()  # adopt (the run is idle: nothing to fire yet)
+        assert run_id in owner.held and (await rig.store.get_run(run_id)).status is RunStatus.AWAITING_INPUT
+        past = datetime.now(UTC) - timedelta(seconds=1)
+        await rig.store.arm_timer(run_id, kind="answer-deadline", key="q-1", fire_at=past, payload={})
+        await owner.tick()
+        assert (await rig.store.get_run(run_id)).status is RunStatus.RUNNING
+        resumed = [e for e in await rig.store.list_events(run_id) if e.type == "run.resumed"]
+        assert [e.payload["timer"] for e in resumed] == ["answer-deadline"]
+        assert owner.held[run_id].driver is not None  # and it drives the run again
+        assert not await rig.store.claim_due_timers(owner="anyone", run_ids=[run_id])  # fired once
+    finally:
+        await owner.shutdown()
+
+
+async def test_a_replica_that_lost_the_lease_stops_driving(rig: Rig) -> None:
+    run_id = await rig.run(RunStatus.PENDING)
+    first, second = rig.owner("replica-1"), rig.owner("replica-2")
+    try:
+        await first.tick()
+        driver = first.held[run_id].driver
+        assert driver is not None
+        await eventually(
+            lambda: _status_is(rig, run_id, RunStatus.RUNNING), what="the driver to start the run"
+        )
+        # replica-1 stalls (no renewals); once its lease expires replica-2 adopts the run
+        await eventually(lambda: _adopts(second, run_id), what="replica-2 to adopt the run")
+        await first.tick()  # the renewal finds another owner: the run is lost, its driver stops
+        assert run_id not in first.held
+        await eventually(lambda: _done(driver), what="the lost driver to stop")
+        assert driver.cancelled()
+    finally:
+        await first.shutdown()
+        await second.shutdown()
+
+
+async def _adopts(owner: RunOwner, run_id: str) -> bool:
+    await owner.tick()
+    return run_id in owner.held
+
+
+async def _done(task: object) -> bool:
+    return bool(task.done())  # type: ignore[attr-defined]
+
+
+async def _status_is(rig: Rig, run_id: str, status: RunStatus) -> bool:
+    return (await rig.store.get_run(run_id)).status is status
