@@ -240,6 +240,20 @@ class TaskWorker:
             return
         await self.queue.ack([delivery])
 
+    async def _requeue(self, task: TaskRecord, *, reason: str, event: str, label: str) -> None:
+        """Re-queue ``task`` as attempt + 1 (fenced by its attempt), with a ledger event and a count."""
+        await self.store.requeue_task(
+            task.id,
+            attempt=task.attempt,
+            reason=reason,
+            events=[
+                Event(
+                    event, {"reason": reason, "attempt": task.attempt + 1}, phase=task.phase, task_id=task.id
+                )
+            ],
+        )
+        metrics.TASKS_REQUEUED.labels(phase=task.phase, reason=label).inc()
+
     async def _release(self, delivery: Delivery[TaskMessage]) -> None:
         """Hand a task cut short by a drain back to the queue as a new attempt.
 
@@ -254,19 +268,7 @@ class TaskWorker:
                 return
             if task.worker != self.consumer:
                 return
-            await self.store.requeue_task(
-                task.id,
-                attempt=task.attempt,
-                reason="agent host draining",
-                events=[
-                    Event(
-                        "task.retried",
-                        {"reason": "agent host draining", "attempt": task.attempt + 1},
-                        phase=task.phase,
-                        task_id=task.id,
-                    )
-                ],
-            )
+            await self._requeue(task, reason="agent host draining", event="task.retried", label="draining")
             await self.queue.ack([delivery])
         except IdeaMineError as exc:
             log.warning("could not release task %s on drain: %s", msg.task_id, exc.message)
@@ -285,17 +287,7 @@ class TaskWorker:
             return
         if task.status is TaskStatus.RUNNING:
             if task.lease_expires_at is not None and task.lease_expires_at < datetime.now(UTC):
-                await self.store.requeue_task(
-                    task.id,
-                    attempt=task.attempt,
-                    reason="worker lost",
-                    events=[
-                        Event(
-                            "task.stalled", {"attempt": task.attempt + 1}, phase=task.phase, task_id=task.id
-                        )
-                    ],
-                )
-                metrics.TASKS_REQUEUED.labels(phase=task.phase, reason="worker_lost").inc()
+                await self._requeue(task, reason="worker lost", event="task.stalled", label="worker_lost")
                 await self._after_commit()  # publish the new attempt now, not on the next relay poll
             return
         queued_at = task.updated_at

@@ -7,16 +7,14 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
-
 from ideamine.canonical import content_hash
 from ideamine.ids import new_id
 from ideamine.queue import RedisStreamsQueue
 from ideamine.queue.base import TaskQueue
 from ideamine.queue.reconciler import Reconciler
 from ideamine.store.base import RunStore
-from ideamine.store.migrate import migrate
 from ideamine.store.records import BudgetLimits, NewRun, NewTask, TaskRecord
+from tests.orchestrator.support import create_database, drop_database
 
 
 async def seed_task(
@@ -61,22 +59,11 @@ async def seed_task(
 @asynccontextmanager
 async def fresh_database(pg_url: str) -> AsyncIterator[str]:
     """URL of a new database migrated to the current schema, dropped (FORCE) afterwards."""
-    name = f"ideamine_host_{new_id().replace('-', '')}"
-    admin = await asyncpg.connect(pg_url)
+    url = await create_database(pg_url)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = pg_url.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        await migrate(url)
         yield url
     finally:
-        admin = await asyncpg.connect(pg_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await drop_database(pg_url, url)
 
 
 @asynccontextmanager
