@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -27,6 +26,7 @@ import grpc
 from google.protobuf import descriptor_pool  # type: ignore[import-untyped]
 
 from ideamine import metrics
+from ideamine.rpc.handlers import response_of, responses_of
 from ideamine.rpc.status import grpc_status_for
 
 __all__ = ["MetricsInterceptor"]
@@ -83,8 +83,7 @@ def _unary(
     async def handler(request: Any, context: grpc.aio.ServicerContext) -> Any:
         call = _Call(*labels)
         try:
-            result = inner(request, context)
-            response = (await result) if inspect.isawaitable(result) else result
+            response = await response_of(inner(request, context))
         except BaseException as exc:
             call.done(context, exc)
             raise
@@ -100,15 +99,8 @@ def _stream(
     async def handler(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         call = _Call(*labels)
         try:
-            result = inner(request, context)
-            if hasattr(result, "__aiter__"):
-                async for item in result:
-                    yield item
-            elif inspect.isawaitable(result):
-                await result  # a handler that streams with context.write()
-            else:
-                for item in result:
-                    yield item
+            async for item in responses_of(inner(request, context)):
+                yield item
         except BaseException as exc:
             call.done(context, exc)
             raise
