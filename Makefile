@@ -24,6 +24,7 @@ install: $(STAMP)
 
 proto: install
 	$(BIN)/python scripts/gen_proto.py
+	$(BIN)/python scripts/gen_api_docs.py
 
 lint: install
 	$(BIN)/ruff check .
