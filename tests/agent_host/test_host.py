@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 
 import grpc
@@ -117,3 +118,16 @@ async def test_a_taken_listen_address_is_bad_input_and_closes_what_was_opened(en
             await host.start()
     assert [v.field for v in err.value.violations] == ["listen"]
     assert not await host.store.ping()  # the store it had opened is closed again
+
+
+async def test_a_host_with_process_isolation_runs_agents_in_children(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IDEAMINE_DATABASE_URL", env.db_url)  # present in the host, not in the child
+    await env.start(isolation="process", memory_limit_mb=1024, cpu_limit_seconds=30)
+    task = await seed_task(env.store, env.queue, agent="probe", task_key="probe")
+    done = await eventually(
+        lambda: env.store.get_task(task.id), lambda t: t.status is TaskStatus.SUCCEEDED, what="commit"
+    )
+    [report] = await env.store.list_artifacts(done.run_id, type="probe-report")
+    assert report.content["pid"] != os.getpid() and "IDEAMINE_DATABASE_URL" not in report.content["env"]

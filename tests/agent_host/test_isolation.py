@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +55,11 @@ async def _run_one(
     *,
     limits: ResourceLimits | None = LIMITS,
     phase: str = "critique",
+    deadline: datetime | None = None,
 ) -> tuple[Any, TaskWorker]:
     """Seed one task and handle its delivery; ``limits=None`` runs the agent in this process."""
     store, queue, registry = env
-    task = await seed_task(store, queue, agent=agent, task_key=task_key, phase=phase)
+    task = await seed_task(store, queue, agent=agent, task_key=task_key, phase=phase, deadline=deadline)
     worker = TaskWorker(
         store=store,
         queue=queue,
@@ -122,6 +123,13 @@ async def test_cpu_limit_kills_the_child_and_fails_the_task(env: Any) -> None:
     reason, retryable, message = decode_task_error(task.error)
     assert task.status is TaskStatus.FAILED
     assert (reason, retryable) == ("AGENT_ERROR", False) and "CPU-time limit (1s)" in message
+
+
+async def test_the_task_deadline_kills_the_child(env: Any) -> None:
+    deadline = datetime.now(UTC) + timedelta(seconds=1)
+    task, _ = await _run_one(env, "hog", "hog-cpu", deadline=deadline)
+    assert task.status is TaskStatus.FAILED
+    assert decode_task_error(task.error)[:2] == ("TASK_TIMEOUT", True)
 
 
 async def test_agent_exception_crosses_the_pipe_with_its_reason(env: Any) -> None:
