@@ -27,6 +27,7 @@ import grpc
 import jwt
 
 from agent_host.servicer import HostState
+from ideamine import tracing
 from ideamine._proto.ideamine.v1 import agent_host_pb2, agent_host_pb2_grpc
 
 __all__ = ["Registration", "TokenSource", "backoff_seconds"]
@@ -115,7 +116,7 @@ class Registration:
         self._interval = heartbeat_seconds
         self._tokens = tokens or TokenSource()
         self._on_drain_requested = on_drain_requested
-        self._channel = grpc.aio.insecure_channel(target)
+        self._channel = grpc.aio.insecure_channel(target, interceptors=tracing.grpc_client_interceptors())
         self._stub = agent_host_pb2_grpc.HostRegistryServiceStub(self._channel)
         self._wake = asyncio.Event()
         self._stopping = False

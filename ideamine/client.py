@@ -33,6 +33,7 @@ import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from ideamine import tracing
 from ideamine._proto.ideamine.v1 import (
     artifact_pb2,
     artifact_pb2_grpc,
@@ -150,10 +151,11 @@ class IdeaMineClient:
         self.initial_backoff = initial_backoff
         self.max_backoff = max_backoff
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        traced = tracing.grpc_client_interceptors()  # none unless tracing is configured
         self._channel = (
-            grpc.aio.secure_channel(address, credentials)
+            grpc.aio.secure_channel(address, credentials, interceptors=traced)
             if credentials is not None
-            else grpc.aio.insecure_channel(address)
+            else grpc.aio.insecure_channel(address, interceptors=traced)
         )
         ch = self._channel
         self.runs = run_pb2_grpc.RunServiceStub(ch)
