@@ -23,7 +23,11 @@ def _metrics_list(metrics: Sequence[Mapping[str, Any]]) -> Html:
 
     def rule(m: Mapping[str, Any]) -> str:
         t = m.get("threshold")
-        return f"{m.get('op', '')} {'–'.join(f'{x:g}' for x in t) if isinstance(t, list) else t}"
+        if isinstance(t, list):
+            shown = "–".join(f"{x:g}" for x in t)
+        else:
+            shown = f"{t:g}" if isinstance(t, int | float) else str(t)
+        return f"{m.get('op', '')} {shown}"
 
     def value(v: Any) -> str:
         return "—" if v is None else f"{v:.3g}" if isinstance(v, float) else str(v)
@@ -101,7 +105,10 @@ def gates_section(d: ReportData) -> Html:
         el(
             "p",
             {"class_": "muted"},
-            f"{len(d.gates)} evaluations, {failed} failed. Score = 100 × weights of passing metrics ÷ all weights; a failing required metric or a score under the minimum fails the gate, and the next attempt re-runs the tasks behind the failing metrics with the findings as feedback.",
+            f"{len(d.gates)} evaluation{'' if len(d.gates) == 1 else 's'}, {failed} failed. "
+            "Score = 100 × weights of passing metrics ÷ all weights; a failing required metric or a score "
+            "under the minimum fails the gate, and the next attempt re-runs the tasks behind the failing "
+            "metrics with the findings as feedback.",
         ),
         gates,
     )
