@@ -8,12 +8,15 @@ nothing here reads the environment.
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from ideamine.errors import InvalidInput
-from ideamine.llm.anthropic_provider import AnthropicConfig, AnthropicProvider
 from ideamine.llm.base import LLMProvider
 from ideamine.llm.prices import PriceTable
 from ideamine.llm.replay import RecordingProvider, ReplayProvider
+
+if TYPE_CHECKING:  # the SDK takes seconds to import: only a process that uses it pays
+    from ideamine.llm.anthropic_provider import AnthropicConfig
 
 __all__ = ["make_provider", "PROVIDER_SPECS"]
 
@@ -63,6 +66,8 @@ def make_provider(
             raise InvalidInput(
                 "the anthropic provider needs an API key in its config", field="llm.anthropic.api_key"
             )
+        from ideamine.llm.anthropic_provider import AnthropicProvider
+
         return AnthropicProvider(anthropic, prices=prices)
     raise InvalidInput(
         f"unknown LLM provider {spec!r}; expected one of {', '.join(PROVIDER_SPECS)}", field="llm.provider"
