@@ -92,6 +92,10 @@ def _plugin_blocks() -> tuple[Block, Block]:
     return found["plugin-module"], found["plugin-try"]
 
 
+def _harness_block() -> Block:
+    return next(b for b in blocks("plugins.md") if b.marker == "plugin-harness")
+
+
 def _load(path: Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec is not None and spec.loader is not None
@@ -148,3 +152,14 @@ def test_the_plugin_guide_example_guard_and_renderer_do_what_the_guide_says(tmp_
 
     agents = [c for cs in pm.hook.ideamine_register_agents() for c in cs]
     assert any(c.name == "b2b-personas" and set(c.tasks) == {"personas"} for c in agents)
+
+
+async def test_the_plugin_guide_harness_test_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    module_block, _ = _plugin_blocks()
+    (tmp_path / module_block.arg).write_text(module_block.code, encoding="utf-8")
+    (tmp_path / "test_b2b.py").write_text(_harness_block().code, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    test = _load(tmp_path / "test_b2b.py")
+    tests = [fn for name, fn in vars(test).items() if name.startswith("test_")]
+    assert len(tests) == 1
+    await tests[0]()
