@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import inspect
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -38,6 +37,7 @@ import grpc
 import jwt
 
 from ideamine.errors import PermissionDenied, Unauthenticated
+from ideamine.rpc.handlers import response_of, responses_of
 from orchestrator.config import JwtSettings
 
 __all__ = [
@@ -245,12 +245,8 @@ def _as_principal(inner: Handler, principal: Principal, *, streaming: bool) -> H
         async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             token = _current.set(principal)
             try:
-                result = inner(request, context)
-                if hasattr(result, "__aiter__"):
-                    async for item in result:
-                        yield item
-                elif inspect.isawaitable(result):
-                    await result
+                async for item in responses_of(inner(request, context)):
+                    yield item
             finally:
                 _current.reset(token)
 
@@ -259,8 +255,7 @@ def _as_principal(inner: Handler, principal: Principal, *, streaming: bool) -> H
     async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
         token = _current.set(principal)
         try:
-            result = inner(request, context)
-            return (await result) if inspect.isawaitable(result) else result
+            return await response_of(inner(request, context))
         finally:
             _current.reset(token)
 
