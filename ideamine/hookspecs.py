@@ -44,9 +44,10 @@ def ideamine_register_guards() -> list[Any]:  # type: ignore[empty-body]
     """Return guard objects that check a phase draft before its gate.
 
     Fires once per plugin manager. A guard has ``name: str`` and
-    ``check(phase, artifacts) -> list[ideamine.guards.Finding]``; a finding with
-    ``blocking=True`` fails the gate and is named in its findings. Results are
-    concatenated.
+    ``check(draft: ideamine.guards.Draft) -> list[ideamine.guards.Finding]``, where the
+    draft holds the phase spec, the artifacts this attempt produced and those accepted
+    earlier; a finding with ``blocking=True`` fails the gate and is named in its
+    findings. Results are concatenated.
 
     Returns:
         A list of guard objects (may be empty).

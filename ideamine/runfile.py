@@ -168,10 +168,18 @@ def parse_run_request(data: Any, *, catalogue: Catalogue | None = None) -> RunRe
     )
 
 
+def _is_file(path: Path) -> bool:
+    """``path.is_file()`` that treats "this cannot be a path" (too long, NUL byte) as no."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def load_run_file(source: str, *, catalogue: Catalogue | None = None) -> RunRequest:
     """Parse a run file path, or — when ``source`` is not a file — the idea text itself."""
     path = Path(source)
-    if path.suffix.lower() in (".yaml", ".yml") or path.is_file():
+    if path.suffix.lower() in (".yaml", ".yml") or _is_file(path):
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:

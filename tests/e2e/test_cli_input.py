@@ -43,3 +43,17 @@ def test_resume_of_a_directory_without_a_run_exits_2(
 ) -> None:
     assert main(["resume", str(tmp_path)]) == 2
     assert "holds no run" in capsys.readouterr().err
+
+
+def test_a_long_idea_text_is_an_idea_not_a_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    idea = "A booking app for independent yoga studios with waitlists and reminders. " * 5
+    out = tmp_path / "out"
+    assert main(["run", idea, "--phases", "intake", "--out", str(out), "--quiet"]) in (0, 3)
+    assert "Traceback" not in capsys.readouterr().err
+    assert (out / "report.md").is_file()
+
+
+def test_an_idea_with_a_nul_byte_is_rejected_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "an idea with a \x00 nul byte in it", "--out", str(tmp_path / "o"), "--quiet"])
+    assert code in (0, 2, 3)
+    assert "Traceback" not in capsys.readouterr().err
