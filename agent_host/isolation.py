@@ -24,6 +24,11 @@ optional ``env: tuple[str, ...]`` attribute (``agent_host.config.agent_environme
 database URLs, API keys and tokens never reach it. ``python -I`` ignores ``PYTHON*``
 variables and the user site; the import path arrives in the init message instead.
 
+What this is not: a filesystem or network sandbox. The child runs as the host's user and
+can read what that user can; run hosts for untrusted plugins in their own container.
+A fresh interpreter per task costs about half a second of start-up (imports), which a
+model call of several seconds dwarfs but an offline no-op agent does not.
+
 Errors cross the boundary as ``encode_task_error`` bodies (reason, retryable, message)
 and are raised again as :class:`RemoteAgentError`, which encodes to the same body — so
 the engine heals an isolated task exactly as it heals an in-process one.

@@ -103,7 +103,7 @@ class AgentHarness:
         idea: the run's idea text.
         title: the run's title.
         constraints: the idea's constraints (``compliance``, ``budget_usd`` …).
-        model: ``"offline"``, ``"replay:PATH"`` or a provider instance.
+        model: ``"offline"``, ``"replay:PATH"`` or a provider instance (closed with the harness).
         builtins: also load the installed plugins (the 13 built-in agents and any
             installed third parties), needed by :meth:`run_phases`.
         isolation: ``"none"`` or ``"process"`` (a child per task, with ``limits``).
