@@ -6,6 +6,10 @@ temporary ``--target`` directory, not into the shared virtualenv: other test pro
 an install there would add the legal-review task to their runs. The processes under test
 get the directory on ``PYTHONPATH`` — for Python's entry-point discovery that is the same
 as an installed distribution. Nothing needs uninstalling; the directory goes with tmp.
+pip builds the wheel in an isolated build environment (the example's own build
+requirements), as a user's ``pip install`` would — a fresh virtualenv's setuptools is too
+old for the example's ``pyproject.toml``. The build works on a copy, so the example's
+directory gets no ``build/`` or ``*.egg-info``.
 """
 
 from __future__ import annotations
@@ -41,22 +45,9 @@ def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     source = work / "src"
     shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     target = work / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(target),
-            str(source),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(source)]
+    built = subprocess.run(pip, capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stdout + built.stderr
     yield {"PYTHONPATH": os.pathsep.join([str(target), str(ROOT)])}
 
 
