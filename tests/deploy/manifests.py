@@ -182,10 +182,6 @@ class ServiceSettings:
     gateway_admin_port: int
 
 
-#: the orchestrator's metrics port by convention, until orchestrator.config defines DEFAULT_METRICS_PORT
-ORCHESTRATOR_METRICS_PORT = 9464
-
-
 def _default(cls: type[Any], name: str) -> Any:
     """The default of a dataclass field (the value a service runs with unless told otherwise)."""
     return cls.__dataclass_fields__[name].default
@@ -201,7 +197,7 @@ def service_settings() -> ServiceSettings:
     defaults = gateway.GatewaySettings()
     return ServiceSettings(
         orchestrator_port=port_of(orch.DEFAULT_LISTEN),
-        orchestrator_metrics_port=getattr(orch, "DEFAULT_METRICS_PORT", ORCHESTRATOR_METRICS_PORT),
+        orchestrator_metrics_port=orch.DEFAULT_METRICS_PORT,
         orchestrator_grace_seconds=_default(orch.OrchestratorConfig, "grace_seconds"),
         agent_host_port=port_of(host.DEFAULT_LISTEN),
         agent_host_metrics_port=host.DEFAULT_METRICS_PORT,

@@ -31,11 +31,6 @@ from tests.deploy.manifests import (
     service_settings,
 )
 
-#: flags the manifests use that a service's ``serve`` command does not have yet, and who adds them;
-#: they are stripped before parsing only while the parser still rejects them
-PENDING_FLAGS = {
-    "--metrics-port": "issue 9 (ideamine/metrics.py start_metrics_server) adds it to the serve commands",
-}
 #: seconds the kubelet must leave beyond a service's own drain (closing connections, exit)
 MARGIN = 5
 _VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
@@ -91,12 +86,6 @@ def test_command_line_parses_with_the_ideamine_cli(ref: str) -> None:
     if (why := _registered(argv)) is not None:
         pytest.skip(why)
     parsed, error = _parse(argv)
-    if parsed is None:
-        for name in PENDING_FLAGS:
-            if name in argv and "unrecognized arguments" in error and name in error:
-                i = argv.index(name)
-                argv = argv[:i] + argv[i + 2 :]
-        parsed, error = _parse(argv)
     assert parsed is not None, f"{ref}: `ideamine {' '.join(argv)}` is rejected: {error}"
     assert callable(getattr(parsed, "handler", None))
 
