@@ -57,6 +57,10 @@ class Service:
             os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=30)
 
+    def wait(self, timeout: float = 60.0) -> int:
+        """Wait for the process to exit on its own; its exit code."""
+        return int(self.proc.wait(timeout=timeout))
+
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM and wait; returns the exit code (SIGKILL after ``timeout``)."""
         if self.proc.poll() is None:

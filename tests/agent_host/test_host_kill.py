@@ -163,3 +163,23 @@ async def test_a_host_killed_mid_task_is_replaced_and_the_task_commits_once(clus
     done = await _succeeded(c, task)
     assert done.attempt == 2
     await _assert_effect_once(c, task, by_pid=survivor.pid)
+
+
+async def test_sigterm_lets_the_running_task_finish_then_exits_0(cluster: Cluster) -> None:
+    c = cluster
+    [host] = [s for s in c.hosts if s.proc.poll() is None]  # the kill test left one host
+    task = await seed_task(c.store, c.queue, agent="slow", task_key="slow")
+    assert await _started(c, task, 1) == host.pid
+    host.proc.send_signal(signal.SIGTERM)
+    async with grpc.aio.insecure_channel(c.addresses[host.pid]) as channel:
+        stub = agent_host_pb2_grpc.AgentHostServiceStub(channel)
+        status = await eventually(
+            lambda: stub.GetStatus(agent_host_pb2.GetStatusRequest()),
+            lambda s: s.state == agent_host_pb2.HOST_STATE_DRAINING,
+            what="draining",
+        )
+    assert list(status.running_task_ids) == [task.id]  # still running: the drain waits for it
+    c.gate(task).joinpath("release").touch()
+    assert await asyncio.to_thread(host.wait) == 0, host.log()
+    done = await c.store.get_task(task.id)
+    assert (done.status, done.attempt) == (TaskStatus.SUCCEEDED, 1)
