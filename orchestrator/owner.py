@@ -38,15 +38,15 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from ideamine.enums import TERMINAL_RUN_STATUSES, RunStatus
-from ideamine.errors import Conflict, IdeaMineError, NotFound
+from ideamine.errors import IdeaMineError, NotFound
 from ideamine.queue.base import TaskQueue
 from ideamine.queue.reconciler import Reconciler
 from ideamine.store.base import RunStore
-from ideamine.store.records import Event, RunRecord
-from orchestrator.engine import events as ev
+from ideamine.store.records import RunRecord
 from orchestrator.engine.deps import EngineDeps
 from orchestrator.engine.driver import RunDriver
 from orchestrator.engine.signals import Waker
+from orchestrator.engine.timers import fire_due_timers
 
 __all__ = ["RunOwner", "DepsFactory", "FencedStore"]
 
@@ -206,29 +206,15 @@ class RunOwner:
             await self._steer(run_id, held)
 
     async def _fire_timers(self) -> None:
-        """Fire the due durable timers of held runs (mark, then act; acting twice is harmless).
+        """Fire the due durable timers of held runs through the engine's one timer path.
 
-        A run stopped AWAITING_INPUT whose answer deadline passed goes back to RUNNING, and
-        the engine settles the unanswered questions on their recorded assumptions. Other
-        timers just wake the run's waiting phase, which re-reads the store.
+        Each run's timers fire over its fenced store, so a replica that lost the lease
+        cannot resume the run; see :func:`orchestrator.engine.timers.fire_due_timers`.
         """
-        if not self.held:
-            return
-        for timer in await self.store.claim_due_timers(owner=self.replica_id, run_ids=list(self.held)):
-            held = self.held.get(timer.run_id)
-            run = await self.store.get_run(timer.run_id)
-            if held is not None and run.status is RunStatus.AWAITING_INPUT:
-                with contextlib.suppress(Conflict):
-                    await self.store.transition_run(
-                        run.id,
-                        expected=[RunStatus.AWAITING_INPUT],
-                        new=RunStatus.RUNNING,
-                        reason="answer deadline passed",
-                        events=[Event(ev.RUN_RESUMED, {"from": run.status.value, "timer": timer.kind})],
-                        fence=(self.replica_id, held.fence),
-                    )
-            await self.store.complete_timer(timer.id)
-            self.waker.notify(timer.run_id)
+        for run_id, held in list(self.held.items()):
+            deps = self.deps_factory(cast(RunStore, FencedStore(self.store, (self.replica_id, held.fence))))
+            if await fire_due_timers(deps, owner=self.replica_id, run_ids=[run_id]):
+                self.waker.notify(run_id)
 
     async def _adopt(self, run_id: str) -> None:
         try:

@@ -34,23 +34,25 @@ ANSWER_DEADLINE = "answer-deadline"
 
 async def _answer_deadline(deps: EngineDeps, timer: TimerRecord) -> None:
     store = deps.store
-    q = await store.get_question(str(timer.payload["question_id"]))
-    if q.status is QuestionStatus.AWAITING_HUMAN:
-        await expire_question(deps, q)
-    waiting = [x for x in await store.list_questions(q.run_id) if x.status is QuestionStatus.AWAITING_HUMAN]
+    question_id = timer.payload.get("question_id")
+    if question_id:
+        q = await store.get_question(str(question_id))
+        if q.status is QuestionStatus.AWAITING_HUMAN:
+            await expire_question(deps, q)
+    waiting = [x for x in await store.list_questions(timer.run_id) if x.status is QuestionStatus.AWAITING_HUMAN]
     if waiting:
         return
     try:
         await store.transition_run(
-            q.run_id,
+            timer.run_id,
             expected=[RunStatus.AWAITING_INPUT],
             new=RunStatus.RUNNING,
             reason="answer deadline passed",
-            events=[Event(ev.RUN_RESUMED, {"from": "AWAITING_INPUT", "reason": "answer deadline"})],
+            events=[Event(ev.RUN_RESUMED, {"from": "AWAITING_INPUT", "timer": timer.kind})],
         )
     except Conflict:
-        return  # not waiting (already resumed, cancelled, ...)
-    deps.waker.notify(q.run_id)
+        return  # not waiting (already resumed, cancelled, ...) or the lease is lost
+    deps.waker.notify(timer.run_id)
 
 
 async def fire_due_timers(
