@@ -39,7 +39,9 @@ async def _answer_deadline(deps: EngineDeps, timer: TimerRecord) -> None:
         q = await store.get_question(str(question_id))
         if q.status is QuestionStatus.AWAITING_HUMAN:
             await expire_question(deps, q)
-    waiting = [x for x in await store.list_questions(timer.run_id) if x.status is QuestionStatus.AWAITING_HUMAN]
+    waiting = [
+        x for x in await store.list_questions(timer.run_id) if x.status is QuestionStatus.AWAITING_HUMAN
+    ]
     if waiting:
         return
     try:
