@@ -53,7 +53,9 @@ def test_a_long_idea_text_is_an_idea_not_a_path(tmp_path: Path, capsys: pytest.C
     assert (out / "report.md").is_file()
 
 
-def test_an_idea_with_a_nul_byte_is_rejected_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_idea_with_a_nul_byte_is_rejected_cleanly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["run", "an idea with a \x00 nul byte in it", "--out", str(tmp_path / "o"), "--quiet"])
     assert code in (0, 2, 3)
     assert "Traceback" not in capsys.readouterr().err
