@@ -143,3 +143,11 @@ def test_orchestrator_validation_errors_are_400_with_field_violations(
     body = error_body(resp, 3)
     (bad,) = [d for d in body["details"] if d["@type"].endswith("BadRequest")]
     assert {v["field"] for v in bad["field_violations"]} == {"run.idea"}
+
+
+def test_text_the_database_cannot_store_is_400_not_500(gateway: EnvoyProcess, orchestrator: Backend) -> None:
+    # found by schemathesis: a NUL character reached PostgreSQL and came back as INTERNAL
+    body = {**run_json(), "idea": "A todo app for busy people\u0000 with offline sync"}
+    resp = gateway.request("POST", "/v1/runs", body=body, headers=orchestrator.bearer())
+    assert resp.status == 400, resp
+    assert "cannot store" in error_body(resp, 3)["message"]

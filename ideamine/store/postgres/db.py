@@ -122,8 +122,11 @@ class Database:
 
         The whole ``__context__`` chain is examined: asyncpg reports leaving a transaction
         block on a connection the server terminated as a plain InterfaceError raised
-        *while handling* the real ConnectionDoesNotExistError.
+        *while handling* the real ConnectionDoesNotExistError. Text PostgreSQL cannot store
+        (a NUL character from a caller) is the caller's input error, not a server fault.
         """
+        if isinstance(exc, asyncpg.CharacterNotInRepertoireError | asyncpg.UntranslatableCharacterError):
+            return InvalidInput("text contains a character the database cannot store (such as NUL)")
         link: BaseException | None = exc
         while link is not None:
             if self._is_lost(link):
