@@ -116,18 +116,40 @@ async def test_killed_mid_transaction_raises_store_unavailable_and_writes_nothin
     assert (await store.verify_ledger(task.run_id)).ok
 
 
-async def test_terminated_idle_connections_raise_store_unavailable_once(
+async def test_terminated_idle_connections_surface_only_as_store_unavailable(
     store: PostgresRunStore, admin: asyncpg.Connection
 ) -> None:
+    """Idle pooled connections killed by the server: a caller sees the task or StoreUnavailable, never a raw driver error.
+
+    Whether the first call after the kill fails depends on whether asyncpg noticed the
+    closed socket before handing the connection out (it then reconnects silently), so
+    both outcomes are allowed; what may never happen is any other exception, or a
+    store that does not recover.
+    """
     task = await _running_task(store)
-    killed = await admin.fetchval(
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'ideamine-store'"
+    db = await admin.fetchval("SELECT current_database()")
+    pids = await admin.fetch(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = 'ideamine-store' AND datname = $1",
+        db,  # the admin connection is on the store's own database
     )
-    assert killed >= 1
-    with pytest.raises(StoreUnavailable):
-        await store.get_task(task.id)
-    # the broken connection was discarded; the store recovers without being reopened
+    assert pids, "the store holds no pooled connection to kill"
+    for row in pids:
+        await admin.fetchval("SELECT pg_terminate_backend($1)", row["pid"])
+
+    async def gone() -> bool:
+        return not await admin.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[])", [r["pid"] for r in pids]
+        )
+
+    assert await eventually(gone, what="the killed backends to exit")
+    try:
+        again = await store.get_task(task.id)
+        assert again.id == task.id
+    except StoreUnavailable:
+        pass
+    # the broken connections were discarded; the store recovers without being reopened
     assert await eventually(store.ping, what="the pool to reconnect")
+    assert (await store.get_task(task.id)).id == task.id
 
 
 async def test_closed_store_raises_store_unavailable(store: PostgresRunStore) -> None:
