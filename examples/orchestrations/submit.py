@@ -7,8 +7,9 @@
 The orchestrator is ``--server HOST:PORT``, else ``IDEAMINE_ORCHESTRATOR_ADDR``, else
 127.0.0.1:50051; the bearer token is ``IDEAMINE_TOKEN`` (unset for an ``--insecure-local``
 server). It uses only the public Python client, :mod:`ideamine.client`: create the run,
-follow its events (phases and gates as they happen), then print the status, every gate
-evaluation with its score, and how many artifacts the run produced.
+follow its events (phases and gates as they happen) until it ends or stops for a person,
+then print the status, every gate evaluation with its score, and how many artifacts the
+run produced.
 
 Exit codes match ``ideamine run``: 0 succeeded, 1 failed or the server could not be
 reached, 2 bad input (a malformed run file, a refused request), 3–6 the run stopped
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -34,6 +36,9 @@ from ideamine.runfile import load_run_file
 
 #: event types worth a line while the run goes (tasks are too chatty for an example)
 SHOWN_EVENTS = ("run.", "phase.", "gate.")
+#: the run now waits for a person (an answer, a waiver, a raised budget, a resume); the
+#: server keeps the stream open for whoever acts, this script stops watching and reports
+STOPPED_EVENTS = frozenset({"run.awaiting_input", "run.needs_waiver", "run.budget_exhausted", "run.paused"})
 
 
 def _name(enum: object, number: int, prefix: str) -> str:
@@ -43,15 +48,19 @@ def _name(enum: object, number: int, prefix: str) -> str:
 
 
 async def submit(run_file: str, *, server: str, token: str | None) -> int:
-    """Create the run, print its events until it ends, then its outcome; returns the exit code."""
+    """Create the run, print its events until it ends or stops, then its outcome; returns the exit code."""
     request = load_run_file(run_file)  # a bad file fails here, before anything is sent
     async with IdeaMineClient(server, token=token, max_attempts=3) as client:
         run = await client.create_run(request)
         print(f"run {run.id} created on {server}: {request.title} ({len(run.planned_phases)} phases)")
-        async for event in client.watch_run(run.id):
-            if event.type.startswith(SHOWN_EVENTS):
-                phase = _name(common_pb2.Phase, event.phase, "PHASE_") if event.phase else ""
-                print(f"  {event.seq:>5} {event.type:<20} {phase}", flush=True)
+        # aclosing: leaving the loop early cancels the stream now (watch_run is an async generator)
+        async with contextlib.aclosing(client.watch_run(run.id)) as events:  # type: ignore[type-var]
+            async for event in events:
+                if event.type.startswith(SHOWN_EVENTS):
+                    phase = _name(common_pb2.Phase, event.phase, "PHASE_") if event.phase else ""
+                    print(f"  {event.seq:>5} {event.type:<20} {phase}", flush=True)
+                if event.type in STOPPED_EVENTS:
+                    break
         run = await client.get_run(run.id)
         gates = await client.list_gate_evaluations(run.id)
         artifacts = await client.list_artifacts(run.id, omit_content=True)

@@ -16,6 +16,9 @@ from tests.orchestrator.support import ROOT
 EXAMPLES = ROOT / "examples"
 #: generous: the healthcare example runs all 13 phases
 PROCESS_TIMEOUT = 240.0
+#: an idea that states no users, budget, timeline or technology: with the offline model its
+#: intake gate fails every attempt, so the run stops in NEEDS_WAIVER within a second or two
+THIN_IDEA = "A board game night planner that picks a game everyone owns and nobody has vetoed."
 
 
 @dataclass(repr=False)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
+from ideamine.enums import RunStatus
 from tests.examples.support import (
     EXAMPLES,
+    THIN_IDEA,
     assert_clear_error,
     assert_succeeded,
     client_env,
     created_run_id,
     run_example,
+    stored_run,
 )
 from tests.gateway.backend import Backend
 from tests.orchestrator.support import ROOT
@@ -64,3 +68,15 @@ def test_a_malformed_run_file_is_refused_before_anything_is_sent(tmp_path: Path)
     bad.write_text("idea: A todo list for people who forget things\nphases: [intake, astrology]\n")
     result = run_example([NODE, CLIENT, str(bad)], {"IDEAMINE_ORCHESTRATOR_ADDR": "127.0.0.1:1"})
     assert_clear_error(result, 2, "unknown phases PHASE_ASTROLOGY")
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_a_run_that_stops_for_a_person_ends_the_watch(backend: Backend, tmp_path: Path) -> None:
+    assert NODE is not None
+    thin = tmp_path / "thin.json"  # the yaml package reads JSON too
+    thin.write_text(json.dumps({"idea": THIN_IDEA, "phases": ["intake"]}))
+    result = run_example([NODE, CLIENT, str(thin)], client_env(backend))
+    assert result.code == 1, result
+    assert result.out.splitlines()[-1].split()[2] == "NEEDS_WAIVER", result
+    assert stored_run(backend, created_run_id(result.out)).status is RunStatus.NEEDS_WAIVER

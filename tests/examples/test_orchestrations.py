@@ -8,14 +8,19 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
+from ideamine.cli.run_cmd import EXIT_CODES
+from ideamine.enums import RunStatus
 from tests.examples.support import (
     EXAMPLES,
+    THIN_IDEA,
     assert_clear_error,
     assert_succeeded,
     client_env,
     created_run_id,
     run_example,
+    stored_run,
 )
 from tests.gateway.backend import Backend
 
@@ -92,3 +97,17 @@ def test_an_unreachable_server_is_a_server_error_not_bad_input() -> None:
         {"IDEAMINE_TOKEN": None},
     )
     assert_clear_error(result, 1, "UNAVAILABLE", "127.0.0.1:1")
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_a_run_that_stops_for_a_person_ends_the_watch_with_its_exit_code(
+    backend: Backend, tmp_path: Path
+) -> None:
+    thin = tmp_path / "thin.yaml"
+    thin.write_text(yaml.safe_dump({"idea": THIN_IDEA, "phases": ["intake"]}))
+    result = run_example([sys.executable, str(ORCHESTRATIONS / "submit.py"), str(thin)], client_env(backend))
+    assert result.code == EXIT_CODES[RunStatus.NEEDS_WAIVER], result
+    assert "run.needs_waiver" in result.out and "status: NEEDS_WAIVER" in result.out, result
+    assert "FAIL" in result.out, result  # the failed gate is shown
+    assert stored_run(backend, created_run_id(result.out)).status is RunStatus.NEEDS_WAIVER

@@ -6,8 +6,9 @@
 //
 // Environment: IDEAMINE_ORCHESTRATOR_ADDR (default 127.0.0.1:50051), IDEAMINE_TOKEN (a bearer
 // JWT; leave it unset for an `--insecure-local` server).
-// Exit codes: 0 the run succeeded · 1 it ended otherwise, or the server failed · 2 bad input
-// (a malformed run file, or a request the server refused).
+// It prints the events until the run ends or stops for a person (needs a waiver, an answer, a
+// raised budget, a resume). Exit codes: 0 the run succeeded · 1 it ended or stopped otherwise,
+// or the server failed · 2 bad input (a malformed run file, or a request the server refused).
 //
 // It loads the API's own .proto files at run time (no generated code), so it always speaks the
 // repository's current contract. Dependencies: @grpc/grpc-js, @grpc/proto-loader and yaml,
@@ -37,6 +38,9 @@ const REFUSED = new Set([
   grpc.status.UNAUTHENTICATED,
   grpc.status.RESOURCE_EXHAUSTED,
 ]);
+// The run now waits for a person (an answer, a waiver, a raised budget, a resume): the server
+// keeps the stream open for whoever acts; this client stops watching and reports.
+const STOPPED_EVENTS = new Set(["run.awaiting_input", "run.needs_waiver", "run.budget_exhausted", "run.paused"]);
 const RUN_FILE_KEYS = new Set(["title", "idea", "constraints", "phases", "budget", "policy"]);
 
 /** An error the user can fix; printed as one line, exit code 2. */
@@ -112,7 +116,10 @@ function unary(client, method, request, metadata) {
   });
 }
 
-/** Print the run's events until the stream ends; reconnect after UNAVAILABLE from the last seq seen. */
+/**
+ * Print the run's events until the stream ends (the run ended) or the run stops for a person;
+ * reconnect after UNAVAILABLE from the last seq seen.
+ */
 async function watch(runs, runId, metadata) {
   let seq = "0";
   for (let failures = 0; ; ) {
@@ -124,6 +131,10 @@ async function watch(runs, runId, metadata) {
           seq = event.seq;
           const phase = event.phase === "PHASE_UNSPECIFIED" ? "" : event.phase.replace("PHASE_", "").toLowerCase();
           console.log(`${event.seq.padStart(6)} ${event.type.padEnd(22)} ${phase}`);
+          if (STOPPED_EVENTS.has(event.type)) {
+            stream.cancel();
+            resolve();
+          }
         });
         stream.on("end", resolve);
         stream.on("error", reject);
