@@ -150,4 +150,4 @@ def test_text_the_database_cannot_store_is_400_not_500(gateway: EnvoyProcess, or
     body = {**run_json(), "idea": "A todo app for busy people\u0000 with offline sync"}
     resp = gateway.request("POST", "/v1/runs", body=body, headers=orchestrator.bearer())
     assert resp.status == 400, resp
-    assert "cannot store" in error_body(resp, 3)["message"]
+    assert "NUL" in error_body(resp, 3)["message"]
