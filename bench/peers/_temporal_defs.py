@@ -13,6 +13,9 @@ from datetime import timedelta
 from temporalio import activity, workflow  # type: ignore[import-not-found]
 
 TIMEOUT = timedelta(minutes=10)
+#: most activities one FanOut workflow keeps scheduled at once (the server's default cap
+#: on pending activities per workflow is 2,000)
+IN_FLIGHT = 1000
 
 
 @activity.defn(name="noop")  # type: ignore[untyped-decorator]
@@ -25,13 +28,21 @@ async def noop(sent_at: float) -> tuple[float, float]:
 
 @workflow.defn(name="FanOut", sandboxed=False)  # type: ignore[untyped-decorator]
 class FanOut:
-    """One workflow scheduling ``n`` no-op activities at once and gathering their results."""
+    """One workflow running ``n`` no-op activities, at most :data:`IN_FLIGHT` scheduled at once."""
 
     @workflow.run  # type: ignore[untyped-decorator]
     async def run(self, n: int) -> list[tuple[float, float]]:
         """Fan out, fan in."""
-        calls = [workflow.execute_activity(noop, 0.0, start_to_close_timeout=TIMEOUT) for _ in range(n)]
-        return list(await asyncio.gather(*calls))
+        sem = asyncio.Semaphore(IN_FLIGHT)
+
+        async def one() -> tuple[float, float]:
+            async with sem:
+                result: tuple[float, float] = await workflow.execute_activity(
+                    noop, 0.0, start_to_close_timeout=TIMEOUT
+                )
+                return result
+
+        return list(await asyncio.gather(*(one() for _ in range(n))))
 
 
 @workflow.defn(name="One", sandboxed=False)  # type: ignore[untyped-decorator]
