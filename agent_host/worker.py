@@ -404,6 +404,9 @@ class TaskWorker:
         """Check the agent returned what it declared, each artifact schema-valid."""
         decl = self.registry.get(task.agent).cls.tasks[task.input.get("task", task.task_key)]
         validate = self.registry.validator(task.agent)
+        if not isinstance(produced, list | tuple) or not all(isinstance(a, Artifact) for a in produced):
+            kind = type(produced).__name__
+            raise AgentError(f"agent {task.agent!r} must return a list of Artifact, not {kind}")
         out: list[NewArtifact] = []
         for a in produced:
             if a.type not in decl.produces:

@@ -24,6 +24,7 @@ from jsonschema import Draft202012Validator
 
 from ideamine import hookspecs
 from ideamine.agents import TaskDecl
+from ideamine.canonical import json_problems
 from ideamine.catalogue import Catalogue, load_catalogue
 from ideamine.errors import PluginError
 
@@ -246,6 +247,9 @@ class AgentRegistry:
             v = validators.get(artifact_type)
             if v is None:
                 return [f"$: agent {agent!r} declares no schema for {artifact_type!r}"]
+            problems = json_problems(content)  # first: the schema walk must not meet them
+            if problems:
+                return problems
             return sorted(f"{e.json_path}: {e.message[:300]}" for e in v.iter_errors(content))
 
         self._validators[agent] = validate

@@ -17,6 +17,7 @@ offending field named — before anything is written anywhere.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from ideamine.canonical import json_problems
 from ideamine.catalogue import Catalogue, load_catalogue
 from ideamine.enums import Policy
 from ideamine.errors import FieldViolation, InvalidInput
@@ -60,6 +62,9 @@ def _number(v: Any, where: str, errs: list[FieldViolation], *, integer: bool = F
         return None
     if isinstance(v, bool) or not isinstance(v, int | float) or (integer and not isinstance(v, int)):
         errs.append(FieldViolation(where, f"must be a {'whole ' if integer else ''}number"))
+        return None
+    if not math.isfinite(v):  # YAML's .nan / .inf: not storable as JSON, meaningless as a limit
+        errs.append(FieldViolation(where, "must be a finite number"))
         return None
     if v < 0:
         errs.append(FieldViolation(where, "must not be negative"))
@@ -122,6 +127,12 @@ def parse_run_request(data: Any, *, catalogue: Catalogue | None = None) -> RunRe
     cat = catalogue or load_catalogue()
     if not isinstance(data, Mapping):
         raise InvalidInput("a run file must be a YAML mapping with at least an 'idea'", field="")
+    unstorable = json_problems(dict(data))  # NUL, non-JSON values, absurd nesting
+    if unstorable:
+        raise InvalidInput(
+            "the run file holds values no run can store: " + "; ".join(unstorable),
+            violations=[FieldViolation(p.split(":", 1)[0], p.split(": ", 1)[-1]) for p in unstorable],
+        )
     errs: list[FieldViolation] = [
         FieldViolation(str(k), f"unknown key; allowed: {', '.join(sorted(_TOP_KEYS))}")
         for k in set(data) - _TOP_KEYS
@@ -184,9 +195,13 @@ def load_run_file(source: str, *, catalogue: Catalogue | None = None) -> RunRequ
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise InvalidInput(f"cannot read run file {source}: {exc.strerror}", field="run_file") from None
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"{source} is not UTF-8 text (byte {exc.start})", field="run_file") from None
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise InvalidInput(f"{source} is not valid YAML: {exc}", field="run_file") from None
+        except RecursionError:  # PyYAML recurses per nesting level
+            raise InvalidInput(f"{source} is nested too deeply to be a run file", field="run_file") from None
         return parse_run_request(data, catalogue=catalogue)
     return parse_run_request({"idea": source}, catalogue=catalogue)

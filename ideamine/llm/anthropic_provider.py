@@ -243,7 +243,7 @@ def _failure(exc: Exception, request: LLMRequest) -> _Failure:
         )
     if isinstance(exc, anthropic.APIConnectionError):  # includes timeouts
         return _Failure(kind=ErrorClass.TRANSIENT, message=type(exc).__name__)
-    if isinstance(exc, anthropic.APIResponseValidationError | ValueError):
+    if isinstance(exc, anthropic.APIResponseValidationError | ValueError | RecursionError):  # nested too deep
         raise LLMOutputInvalid(
             f"the response to {request.artifact_type!r} was not a readable Messages API body",
             errors=["the previous response body was malformed; answer again by calling the tool"],
