@@ -148,7 +148,7 @@ class RunServicer(run_pb2_grpc.RunServiceServicer):  # type: ignore[misc]
             )
         payload = {"reason": reason, "by": current_principal().subject}
         updated = await self.app.store.transition_run(
-            run.id, expected=[run.status], new=new, reason=reason or event, events=[Event(event, payload)]
+            run.id, expected=expected, new=new, reason=reason or event, events=[Event(event, payload)]
         )
         if new is RunStatus.CANCELLED:
             await self.app.store.cancel_tasks(run.id, events=[Event("tasks.cancelled", payload)])

@@ -56,10 +56,20 @@ def envoy(tmp_path_factory: pytest.TempPathFactory, keys: Keys, upstream: str) -
 
 @pytest.fixture(scope="module")
 def orchestrator(
-    loop_thread: LoopThread, pg_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    loop_thread: LoopThread,
+    pg_url: str,
+    redis_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Backend]:
-    """A real orchestrator (auth on, fresh database, own Redis prefix) plus an in-process agent-host worker."""
-    backend = Backend.start(loop_thread, pg_url, redis_url, tmp_path_factory.mktemp("orchestrator"))
+    """A real orchestrator (auth on, fresh database, own Redis prefix) plus an in-process worker.
+
+    A module sets ``WITH_WORKER = False`` for an orchestrator whose runs never progress.
+    """
+    with_worker = bool(getattr(request.module, "WITH_WORKER", True))
+    backend = Backend.start(
+        loop_thread, pg_url, redis_url, tmp_path_factory.mktemp("orchestrator"), with_worker=with_worker
+    )
     yield backend
     backend.stop()
 

@@ -25,32 +25,16 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.gateway.backend import Backend
-from tests.gateway.support import EnvoyProcess, LoopThread
+from tests.gateway.support import EnvoyProcess
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 #: examples per operation (about 30 operations): enough to find a 5xx, small enough for CI
 EXAMPLES = 8
+#: created runs stay queued: an API contract test needs no agent work
+WITH_WORKER = False
 schema = schemathesis.openapi.from_path(DOC)
-
-
-@pytest.fixture(scope="module")
-def quiet_orchestrator(
-    loop_thread: LoopThread, pg_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Backend]:
-    backend = Backend.start(
-        loop_thread, pg_url, redis_url, tmp_path_factory.mktemp("orchestrator"), with_worker=False
-    )
-    yield backend
-    backend.stop()
-
-
-@pytest.fixture(scope="module")
-def target(tmp_path_factory: pytest.TempPathFactory, quiet_orchestrator: Backend) -> Iterator[EnvoyProcess]:
-    proc = quiet_orchestrator.envoy(tmp_path_factory.mktemp("envoy-schemathesis"))
-    yield proc
-    proc.stop()
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +53,11 @@ def session() -> Iterator[requests.Session]:
     suppress_health_check=list(HealthCheck),
 )
 def test_no_5xx_and_answers_match_the_document(
-    case: schemathesis.Case[Any], target: EnvoyProcess, quiet_orchestrator: Backend, session: requests.Session
+    case: schemathesis.Case[Any], gateway: EnvoyProcess, orchestrator: Backend, session: requests.Session
 ) -> None:
-    token = quiet_orchestrator.token(roles=("admin",))
+    token = orchestrator.token(roles=("admin",))
     case.call_and_validate(
-        base_url=f"http://127.0.0.1:{target.port}",
+        base_url=f"http://127.0.0.1:{gateway.port}",
         session=session,
         headers={"authorization": f"Bearer {token}"},
         checks=[
