@@ -32,6 +32,9 @@ from tests.orchestrator.support import (
     unique_prefix,
 )
 
+#: seconds the orchestrator may take to stop (drain calls, cancel its loops, release leases)
+SHUTDOWN_TIMEOUT = 60.0
+
 
 @dataclass
 class Backend:
@@ -103,14 +106,16 @@ class Backend:
         """Stop the worker and the server; drop the database and the Redis keys."""
 
         async def down() -> None:
-            if self.worker_task is not None:
-                self.worker.shutdown()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.wait_for(self.worker_task, 30)
-            await self.queue.close()
-            await self.store.close()
-            await self.server.shutdown(0.5)
-            await drop_database(self.pg_url, self.db_url)
-            await drop_queue(self.redis_url, self.prefix)
+            try:
+                if self.worker_task is not None:
+                    self.worker.shutdown()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await asyncio.wait_for(self.worker_task, 30)
+                await self.queue.close()
+                await self.store.close()
+                await asyncio.wait_for(self.server.shutdown(0.5), SHUTDOWN_TIMEOUT)
+            finally:  # never leak a database or Redis keys, even after a hung shutdown
+                await drop_database(self.pg_url, self.db_url)
+                await drop_queue(self.redis_url, self.prefix)
 
-        self.loop.run(down())
+        self.loop.run(down(), timeout=SHUTDOWN_TIMEOUT * 2)
