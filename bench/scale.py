@@ -1,16 +1,17 @@
 """Scale: throughput with 1, 2 and 4 agent hosts; orchestrator memory with 1,000 concurrent runs.
 
 **Hosts**: the no-op fan-out of :mod:`bench.throughput` (``--tasks`` tasks over
-``--runs`` fresh runs each time) at each host count, on one stack to which hosts are
-added between measurements (same database and orchestrator throughout).
+``--runs`` runs) at each host count, each on a fresh stack, everything else equal.
 
 **Memory**: one orchestrator replica allowed to hold ``--concurrent-runs`` runs
 (started through :mod:`bench._orchestrator`, since ``ideamine serve orchestrator`` caps a
 replica at 100) and no agent host, so every run stays in flight: each is adopted, plans
 its intake phase, publishes its tasks and waits for them. The bench creates the runs
-over the API, waits until the replica holds a lease on all of them, then samples the
-orchestrator's RSS for ``--hold`` seconds; the peak (``VmHWM``) and the idle RSS before
-the first run are reported.
+over the API, waits until the replica holds a lease on all of them (or their number
+stops growing for 30 s: renewing a lease is one round trip per run, so a replica may
+not keep up with many runs), then samples the orchestrator's RSS and the held-run count
+for ``--hold`` seconds; the peak (``VmHWM``) and the idle RSS before the first run are
+reported.
 
 Run: ``venv/bin/python -m bench.scale`` → ``bench/results/scale.json``.
 """
@@ -25,14 +26,17 @@ from typing import Any
 
 from bench._cli import add_results, positive_ints
 from bench._results import save
-from bench._stack import Stack, poll, proc_rss_mb
+from bench._stack import Stack, proc_rss_mb
 from bench.throughput import measure_stack
 
 
 async def hosts_curve(counts: list[int], n: int, runs: int, concurrency: int) -> dict[str, Any]:
-    """Throughput per host count, on one stack that grows (counts ascending)."""
-    async with Stack(hosts=counts[0], concurrency=concurrency) as stack:
-        return await grow(stack, counts, n, runs)
+    """Throughput per host count, each on a fresh stack (an empty database every time)."""
+    out: dict[str, Any] = {}
+    for count in counts:
+        async with Stack(hosts=count, concurrency=concurrency) as stack:
+            out |= await grow(stack, [count], n, runs)
+    return out
 
 
 async def grow(stack: Stack, counts: list[int], n: int, runs: int) -> dict[str, Any]:
@@ -75,20 +79,28 @@ async def memory_on(stack: Stack, runs: int, hold: float) -> dict[str, Any]:
     await asyncio.gather(*(create(i) for i in range(runs)))
     created_s = time.monotonic() - start
 
-    async def held() -> bool:
+    async def held() -> int:
         count = await stack.db.fetchval(
             "SELECT count(*) FROM run_leases l JOIN runs r ON r.id = l.run_id"
             " WHERE l.expires_at > now() AND r.status = 'RUNNING'"
         )
-        return int(count) >= runs
+        return int(count)
 
-    held_s = await poll(held, within=max(120.0, runs / 5), what=f"{runs} runs held", every=0.5)
-    samples = []
+    # wait until the replica holds every run, or its count stops growing for 30 s
+    most, best_at, deadline = 0, time.monotonic(), time.monotonic() + max(120.0, runs / 5)
+    while (now := await held()) < runs and time.monotonic() < deadline and time.monotonic() - best_at < 30:
+        if now > most:
+            most, best_at = now, time.monotonic()
+        await asyncio.sleep(1.0)
+    held_s = time.monotonic() - start
+    samples, counts = [], []
     end = time.monotonic() + hold
     while time.monotonic() < end:
         samples.append(proc_rss_mb(pid))
+        counts.append(await held())
         await asyncio.sleep(0.5)
     peak = proc_rss_mb(pid, "VmHWM")
+    statuses = dict(await stack.db.fetch("SELECT status, count(*) FROM runs GROUP BY status"))
     tasks = await stack.db.fetchval("SELECT count(*) FROM tasks")
     return {
         "concurrent_runs": runs,
@@ -97,8 +109,10 @@ async def memory_on(stack: Stack, runs: int, hold: float) -> dict[str, Any]:
         "rss_mb_while_held": round(max(samples, default=0.0), 1),
         "peak_rss_mb": round(peak, 1),
         "per_run_kb": round((max(samples, default=idle) - idle) * 1024 / runs, 1),
+        "held_while_sampling": [min(counts, default=0), max(counts, default=0)],
+        "run_statuses": {str(k): int(v) for k, v in statuses.items()},
         "create_s": round(created_s, 2),
-        "all_held_after_s": round(created_s + held_s, 2),
+        "sampling_began_after_s": round(held_s, 2),
     }
 
 

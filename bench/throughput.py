@@ -104,7 +104,8 @@ def _rate(r: dict[str, Any]) -> str:
         return "failed: " + str(r["error"]).splitlines()[0]
     if "tasks_per_s" in r:
         return f"{r['tasks_per_s']:.0f} tasks/s"
-    return ", ".join(f"{k} {v['tasks_per_s']:.0f} tasks/s" for k, v in r.items() if isinstance(v, dict))
+    modes = ((k, v) for k, v in r.items() if isinstance(v, dict))
+    return ", ".join(f"{k} {_rate(v)}" for k, v in modes)
 
 
 def ratios(result: dict[str, Any]) -> dict[str, float | None]:
@@ -129,7 +130,9 @@ def report(result: dict[str, Any]) -> None:
     rows = [("ideamine (distributed, durable)", o)]
     for name, r in result.get("peers", {}).items():
         if name == "temporal" and "error" not in r:
-            rows += [(f"temporal {m}", r[m]) for m in ("fanout", "workflows") if m in r]
+            rows += [
+                (f"temporal {m}", r[m]) for m in ("fanout", "workflows") if "tasks_per_s" in r.get(m, {})
+            ]
         elif "error" not in r:
             rows.append((name, r))
     for label, r in rows:

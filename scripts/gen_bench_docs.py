@@ -52,7 +52,9 @@ def systems(results: dict[str, Result]) -> list[tuple[str, Result]]:
         if "error" in r:
             continue
         if name == "temporal":
-            rows += [(f"Temporal — {m}", r[m]) for m in ("fanout", "workflows") if m in r]
+            rows += [
+                (f"Temporal — {m}", r[m]) for m in ("fanout", "workflows") if "tasks_per_s" in r.get(m, {})
+            ]
         else:
             rows.append(
                 ({"ceiling": "Ceiling (bare redis-py + asyncpg)", "celery": "Celery"}.get(name, name), r)
@@ -84,6 +86,12 @@ def throughput_section(results: dict[str, Result]) -> list[str]:
     ]
     out += _table(["system", "tasks/s", "queue wait p50 (ms)", "queue wait p99 (ms)", "elapsed (s)"], rows)
     errors = {k: v["error"].splitlines()[0] for k, v in t.get("peers", {}).items() if "error" in v}
+    temporal = t.get("peers", {}).get("temporal", {})
+    errors |= {
+        f"temporal {m}": v["error"].splitlines()[0]
+        for m, v in temporal.items()
+        if isinstance(v, dict) and "error" in v
+    }
     out += [""] + [f"- {k} could not run: `{v}`" for k, v in errors.items()]
     out += ["", "Ratios (tasks/s, ours ÷ theirs):", ""]
     out += _table(
@@ -169,12 +177,15 @@ def scale_section(results: dict[str, Result]) -> list[str]:
     out = _table(["agent hosts", "tasks/s", "queue wait p99 (ms)", "CPU ms/task"], rows)
     m = sc.get("memory")
     if m:
+        low, high = m.get("held_while_sampling", [m["concurrent_runs"]] * 2)
         out += [
             "",
-            f"Orchestrator with {m['concurrent_runs']:,} concurrent runs (all held by one replica, each waiting "
-            f"on its intake tasks, {m['tasks_waiting']:,} tasks queued): RSS {_n(m['rss_mb_while_held'])} MB "
-            f"(idle {_n(m['idle_rss_mb'])} MB, peak {_n(m['peak_rss_mb'])} MB, ≈ {_n(m['per_run_kb'], 0)} KB per run); "
-            f"all runs held {_n(m['all_held_after_s'])} s after the first create call.",
+            f"Orchestrator with {m['concurrent_runs']:,} runs created and no agent host (each run waits on its "
+            f"intake tasks; {m['tasks_waiting']:,} tasks queued): RSS {_n(m['rss_mb_while_held'])} MB while it "
+            f"held {low:,}–{high:,} of them (idle {_n(m['idle_rss_mb'])} MB, peak {_n(m['peak_rss_mb'])} MB, "
+            f"≈ {_n(m['per_run_kb'], 0)} KB per created run). Run statuses at the end: "
+            + ", ".join(f"{k} {v:,}" for k, v in sorted(m.get("run_statuses", {}).items()))
+            + ".",
         ]
     return out
 
