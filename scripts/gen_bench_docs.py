@@ -289,8 +289,10 @@ def chart(results: dict[str, Result], path: Path) -> None:
     rows = systems(results)
     labels = [label.split(" (")[0] for label, _ in rows]
     ax = axes[0][0]
-    ax.barh(labels, [r["tasks_per_s"] for _, r in rows], color="tab:blue")
-    ax.set_title("No-op throughput (tasks/s)")
+    bars = ax.barh(labels, [r["tasks_per_s"] for _, r in rows], color="tab:blue")
+    ax.bar_label(bars, fmt="%.0f", padding=3, fontsize=8)
+    ax.set_xscale("log")
+    ax.set_title("No-op throughput (tasks/s, log)")
     ax.invert_yaxis()
     ax = axes[0][1]
     y = range(len(rows))
@@ -316,6 +318,8 @@ def chart(results: dict[str, Result], path: Path) -> None:
     hosts = results.get("scale", {}).get("hosts", {})
     counts = sorted(hosts, key=int)
     ax.plot([int(c) for c in counts], [hosts[c]["tasks_per_s"] for c in counts], "o-")
+    ax.set_xticks([int(c) for c in counts])
+    ax.set_ylim(bottom=0)
     ax.set_xlabel("agent hosts")
     ax.set_title("Throughput per host count (tasks/s)")
     fig.suptitle(machine_line(results), fontsize=8)
