@@ -287,7 +287,10 @@ class TaskWorker:
             return
         if task.status is TaskStatus.RUNNING:
             if task.lease_expires_at is not None and task.lease_expires_at < datetime.now(UTC):
-                await self._requeue(task, reason="worker lost", event="task.stalled", label="worker_lost")
+                if task.attempt >= task.max_deliveries:  # every attempt lost its worker: a poison task
+                    await self._mark_dead(task.id, f"{task.attempt} attempts lost their worker")
+                else:
+                    await self._requeue(task, reason="worker lost", event="task.stalled", label="worker_lost")
                 await self._after_commit()  # publish the new attempt now, not on the next relay poll
             return
         queued_at = task.updated_at

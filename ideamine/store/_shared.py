@@ -19,7 +19,7 @@ import re
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from ideamine.canonical import canonical_json
@@ -32,6 +32,7 @@ from ideamine.tracing import inject_trace
 __all__ = [
     "THRESHOLDS",
     "BUDGET_DIMENSIONS",
+    "TIMER_CLAIM_TIMEOUT",
     "ACCEPTED_ANSWER_STATUSES",
     "FAIL_STATUSES",
     "TASKS_TOPIC",
@@ -68,6 +69,10 @@ ACCEPTED_ANSWER_STATUSES: tuple[str, ...] = ("ACCEPTED", "ANSWERED_BY_HUMAN")
 
 #: the statuses ``fail_task`` may set
 FAIL_STATUSES = TERMINAL_TASK_STATUSES - {TaskStatus.SUCCEEDED}
+
+#: a timer claimed this long ago but never fired was abandoned (its claimer died between
+#: mark and act): it is due for claiming again — acting twice is harmless by design
+TIMER_CLAIM_TIMEOUT = timedelta(seconds=10)
 
 #: outbox topic of task messages (published to the task stream)
 TASKS_TOPIC = "tasks"

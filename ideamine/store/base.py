@@ -282,7 +282,8 @@ class RunStore(Protocol):
         limit: int = 100,
         run_ids: Sequence[str] | None = None,
     ) -> list[TimerRecord]:
-        """Claim due, unfired timers (SKIP LOCKED); each timer is claimed by one owner once."""
+        """Claim due, unfired timers (SKIP LOCKED); a claim older than ``TIMER_CLAIM_TIMEOUT``
+        that was never fired (its claimer died) can be taken again."""
         ...
 
     async def complete_timer(self, timer_id: str) -> None:

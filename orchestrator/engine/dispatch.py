@@ -139,6 +139,8 @@ class Dispatcher:
             and task.lease_expires_at is not None
             and task.lease_expires_at < now
         ):
+            if task.attempt >= task.max_deliveries:  # every attempt lost its worker: a poison task
+                return await self._bury(task, f"{task.attempt} attempts lost their worker")
             await self._requeue(task, "stalled: no heartbeat within the lease", ev.TASK_STALLED)
         elif task.status is TaskStatus.FAILED:
             reason, retryable, message = decode_task_error(task.error)
@@ -172,6 +174,22 @@ class Dispatcher:
         elif task.status is TaskStatus.CANCELLED:
             return DispatchOutcome.STOPPED
         return None
+
+    async def _bury(self, task: TaskRecord, reason: str) -> DispatchOutcome | None:
+        """Mark ``task`` DEAD (its deliveries are used up): the phase fails."""
+        from ideamine.errors import AgentError, Conflict, encode_task_error
+
+        error = encode_task_error(AgentError(f"dead-lettered: {reason}"))
+        event = Event(
+            ev.TASK_DEAD, {"reason": "DEAD", "message": reason}, phase=self.spec.name, task_id=task.id
+        )
+        try:
+            await self.store.fail_task(
+                task.id, attempt=task.attempt, error=error, status=TaskStatus.DEAD, events=[event]
+            )
+        except Conflict:
+            return None  # it moved meanwhile (finished, or buried by a worker): re-read next pass
+        return DispatchOutcome.TASK_DEAD
 
     async def _requeue(self, task: TaskRecord, reason: str, event: str) -> None:
         from ideamine.errors import Conflict

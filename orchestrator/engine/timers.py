@@ -3,7 +3,10 @@
 Timers live in the store (``arm_timer``); an owner claims due ones with
 ``claim_due_timers`` (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a single writer on
 SQLite), acts, then marks them fired. Every action is "mark, then act" on a guarded
-update, so firing twice — after a crash between act and mark — is harmless.
+update, so firing twice — after a crash between act and mark — is harmless. A replica
+killed between claim and mark leaves a claim that expires (``TIMER_CLAIM_TIMEOUT``), and
+a replica that lost the run's lease while acting leaves the timer unfired: either way the
+run's next owner fires it (found by tests/chaos, clock_jump).
 
 Kinds:
 
@@ -18,7 +21,7 @@ import logging
 from datetime import UTC, datetime
 
 from ideamine.enums import QuestionStatus, RunStatus
-from ideamine.errors import Conflict, NotFound
+from ideamine.errors import Conflict, NotFound, StaleAttempt
 from ideamine.store.records import Event, TimerRecord
 from orchestrator.engine import events as ev
 from orchestrator.engine.deps import EngineDeps
@@ -52,8 +55,10 @@ async def _answer_deadline(deps: EngineDeps, timer: TimerRecord) -> None:
             reason="answer deadline passed",
             events=[Event(ev.RUN_RESUMED, {"from": "AWAITING_INPUT", "timer": timer.kind})],
         )
+    except StaleAttempt:
+        raise  # the lease is lost: the timer stays unfired for the run's new owner
     except Conflict:
-        return  # not waiting (already resumed, cancelled, ...) or the lease is lost
+        return  # not waiting (already resumed, cancelled, ...)
     deps.waker.notify(timer.run_id)
 
 
@@ -72,6 +77,9 @@ async def fire_due_timers(
                 log.warning("timer %s of unknown kind %r ignored", timer.id, timer.kind)
         except NotFound:
             pass  # its question or run is gone: nothing to do
+        except StaleAttempt:
+            log.info("timer %s left to the new owner of run %s", timer.id, timer.run_id)
+            continue  # not completed: claimable again once this claim is abandoned
         await deps.store.complete_timer(timer.id)
         fired += 1
     return fired

@@ -59,9 +59,7 @@ _NASTY_STRINGS = (
 def _integers(field: FieldDescriptor) -> st.SearchStrategy[int]:
     lo, hi = INT_RANGES[field.type]
     edges = [v for v in (lo, hi, -1, 0, 1, 100, 1001, 10**6) if lo <= v <= hi]
-    return st.one_of(
-        st.sampled_from(edges), st.integers(lo, hi), st.integers(-3, 300).filter(lambda v: lo <= v)
-    )
+    return st.one_of(st.sampled_from(edges), st.integers(lo, hi), st.integers(max(lo, -3), min(hi, 300)))
 
 
 def _strings(field: FieldDescriptor, hints: Mapping[str, Sequence[str]]) -> st.SearchStrategy[str]:

@@ -233,6 +233,11 @@ class FakeMessagesServer:
         with self._state.lock:
             self._state.script.extend(replies)
 
+    def script_next(self, *replies: Reply) -> None:
+        """Answer the next requests with ``replies`` (in order), before anything queued earlier."""
+        with self._state.lock:
+            self._state.script.extendleft(reversed(replies))
+
     def start(self) -> FakeMessagesServer:
         """Bind and serve in a background thread."""
         self._server = _Server(self._state)

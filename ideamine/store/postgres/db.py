@@ -104,6 +104,10 @@ class Database:
                     # their generic plans use indexes (unnest batches + "= ANY($ids)" conditions),
                     # and re-planning the large CTEs per call cost more than executing them
                     "plan_cache_mode": "force_generic_plan",
+                    # a process frozen inside a transaction (SIGSTOP, a VM pause) would hold its
+                    # row locks for ever and stall every writer of those rows — the run's driver
+                    # included; the server ends such a session instead (found by tests/chaos)
+                    "idle_in_transaction_session_timeout": "10000",
                 },
             )
         except ValueError as exc:  # includes asyncpg.ClientConfigurationError: a malformed URL

@@ -8,7 +8,7 @@ from typing import Any
 
 from ideamine.errors import NotFound
 from ideamine.ids import new_id
-from ideamine.store._shared import to_record, utcnow
+from ideamine.store._shared import TIMER_CLAIM_TIMEOUT, to_record, utcnow
 from ideamine.store.postgres.db import Conn, StoreBase
 from ideamine.store.postgres.events import append_events
 from ideamine.store.postgres.runs import require_id
@@ -16,12 +16,13 @@ from ideamine.store.records import JSON, CheckpointRecord, Event, TimerRecord
 
 __all__ = ["TimersMixin"]
 
-#: claim due timers; SKIP LOCKED lets replicas claim disjoint sets without waiting on each other
+#: claim due timers (unclaimed, or claimed and abandoned: see TIMER_CLAIM_TIMEOUT); SKIP LOCKED
+#: lets replicas claim disjoint sets without waiting on each other
 _CLAIM = """
 UPDATE timers SET claimed_by = $1, claimed_at = $2
 WHERE id IN (
     SELECT id FROM timers
-    WHERE fired_at IS NULL AND claimed_by IS NULL AND fire_at <= $3
+    WHERE fired_at IS NULL AND (claimed_by IS NULL OR claimed_at < $6) AND fire_at <= $3
       AND ($4::uuid[] IS NULL OR run_id = ANY($4::uuid[]))
     ORDER BY fire_at, id LIMIT $5
     FOR UPDATE SKIP LOCKED
@@ -68,12 +69,15 @@ class TimersMixin(StoreBase):
         limit: int = 100,
         run_ids: Sequence[str] | None = None,
     ) -> list[TimerRecord]:
-        """Mark due, unclaimed, unfired timers as ``owner``'s and return them, earliest first."""
+        """Mark due, unfired timers (unclaimed or abandoned) as ``owner``'s and return them, earliest first."""
         if run_ids is not None and not run_ids:
             return []
         ids = None if run_ids is None else [require_id(r, "run") for r in run_ids]
+        claimed_at = utcnow()
         rows = await self._db.transaction(
-            lambda conn: conn.fetch(_CLAIM, owner, utcnow(), now or utcnow(), ids, limit)
+            lambda conn: conn.fetch(
+                _CLAIM, owner, claimed_at, now or claimed_at, ids, limit, claimed_at - TIMER_CLAIM_TIMEOUT
+            )
         )
         return sorted((to_record(TimerRecord, r) for r in rows), key=lambda t: (t.fire_at, t.id))
 

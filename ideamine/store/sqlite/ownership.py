@@ -13,7 +13,7 @@ from typing import Any
 
 from ideamine.enums import TERMINAL_RUN_STATUSES
 from ideamine.ids import new_id
-from ideamine.store._shared import to_record, utcnow
+from ideamine.store._shared import TIMER_CLAIM_TIMEOUT, to_record, utcnow
 from ideamine.store.records import JSON, LeaseRecord, TimerRecord
 from ideamine.store.sqlite._base import SqliteBase, marks
 
@@ -92,11 +92,11 @@ class OwnershipMixin(SqliteBase):
         limit: int = 100,
         run_ids: Sequence[str] | None = None,
     ) -> list[TimerRecord]:
-        """Mark due, unclaimed, unfired timers as ``owner``'s and return them, earliest first."""
+        """Mark due, unfired timers (unclaimed or abandoned) as ``owner``'s and return them, earliest first."""
         if run_ids is not None and not run_ids:
             return []
-        where = "fired_at IS NULL AND claimed_by IS NULL AND fire_at <= ?"
-        params: list[Any] = [now or utcnow()]
+        where = "fired_at IS NULL AND (claimed_by IS NULL OR claimed_at < ?) AND fire_at <= ?"
+        params: list[Any] = [utcnow() - TIMER_CLAIM_TIMEOUT, now or utcnow()]
         if run_ids is not None:
             where += f" AND run_id IN ({marks(run_ids)})"
             params.extend(run_ids)
