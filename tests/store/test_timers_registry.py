@@ -10,7 +10,9 @@ import pytest
 from ideamine.errors import NotFound, StoreUnavailable
 from ideamine.ids import new_id
 from ideamine.store.base import RunStore
+from ideamine.store.postgres import timers as postgres_timers
 from ideamine.store.records import AgentHostRecord, LLMCallRecord, TimerRecord
+from ideamine.store.sqlite import ownership as sqlite_ownership
 from tests.store.conftest import Backend, make_run
 
 PAST = datetime(2020, 1, 1, tzinfo=UTC)
@@ -58,6 +60,22 @@ async def test_claim_due_timers_filters_by_run(store: RunStore) -> None:
     tb = await store.arm_timer(b.id, kind="k", key="1", fire_at=PAST, payload={})
     assert await store.claim_due_timers(owner="o", run_ids=[]) == []
     assert [t.id for t in await store.claim_due_timers(owner="o", run_ids=[b.id])] == [tb.id]
+
+
+async def test_an_abandoned_claim_expires_and_the_timer_is_claimed_again(
+    store: RunStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A claimer that died between claim and fire must not leave the timer unfired for ever."""
+    run = await make_run(store)
+    timer = await store.arm_timer(run.id, kind="k", key="1", fire_at=PAST, payload={})
+    assert [t.id for t in await store.claim_due_timers(owner="dead")] == [timer.id]
+    assert await store.claim_due_timers(owner="alive") == []  # a fresh claim holds
+    for module in (postgres_timers, sqlite_ownership):  # every claim is now older than the timeout
+        monkeypatch.setattr(module, "TIMER_CLAIM_TIMEOUT", timedelta(0))
+    [again] = await store.claim_due_timers(owner="alive")
+    assert (again.id, again.claimed_by) == (timer.id, "alive")
+    await store.complete_timer(timer.id)
+    assert await store.claim_due_timers(owner="third") == []  # fired timers are never claimed again
 
 
 async def test_concurrent_claimants_claim_each_timer_once(backend: Backend) -> None:
