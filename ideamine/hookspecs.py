@@ -58,9 +58,15 @@ def ideamine_register_guards() -> list[Any]:  # type: ignore[empty-body]
 def ideamine_register_llm_providers() -> dict[str, Any]:  # type: ignore[empty-body]
     """Return extra LLM provider factories by name.
 
-    Fires once per plugin manager. Each value is a callable ``factory(options: dict) ->
-    ideamine.llm.LLMProvider``; the name is what ``--model NAME`` selects. Built-in
-    names (``offline``, ``anthropic``, ``replay``) cannot be replaced.
+    Fires whenever a provider spec (``--model``, ``IDEAMINE_MODEL``) names a provider
+    that is not built in: :func:`ideamine.llm.providers.make_provider` asks every plugin
+    and picks the factory registered under the part of the spec before the first ``:``.
+    Each value is a callable ``factory(options: dict) -> ideamine.llm.LLMProvider``,
+    called with ``options = {"name": NAME, "arg": ARG or None, "spec": SPEC}`` for
+    ``--model NAME[:ARG]``; it may raise :class:`ideamine.InvalidInput` for a bad ARG.
+    Names match ``[a-z][a-z0-9_.-]*``. Built-in names (``offline``, ``anthropic``,
+    ``replay``, ``record``) cannot be taken, and two plugins registering one name are a
+    :class:`ideamine.PluginError` naming both.
 
     Returns:
         A mapping of provider name to factory (may be empty).

@@ -153,11 +153,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _check_model(spec: str) -> None:
-    kind = spec.partition(":")[0]
-    if kind not in ("offline", "anthropic", "replay", "record"):
-        raise InvalidInput(
-            f"--model must be offline, anthropic, replay:FILE or record:FILE, not {spec!r}", field="model"
-        )
+    """Refuse an unknown ``--model`` before anything is written (plugins' providers count)."""
+    from ideamine.llm.providers import check_spec
+
+    try:
+        check_spec(spec)
+    except InvalidInput as exc:
+        raise InvalidInput(f"--model: {exc.message}", field="model") from None
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -190,7 +192,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--budget-tokens", type=int, help="the run's token limit")
     p.add_argument("--out", default="out/run", help="directory for artifacts, report.md, ledger and state")
     p.add_argument(
-        "--model", default="offline", help="offline (default), anthropic, replay:FILE or record:FILE"
+        "--model",
+        default="offline",
+        help="offline (default), anthropic, replay:FILE, record:FILE or a plugin's provider NAME[:ARG]",
     )
     p.add_argument("--quiet", action="store_true", help="no live progress")
     p.set_defaults(handler=_run)

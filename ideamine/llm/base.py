@@ -79,9 +79,12 @@ class LLMResult:
 
 @runtime_checkable
 class LLMProvider(Protocol):
-    """A model backend. Implementations live in ``ideamine/llm/`` only."""
+    """A model backend: built-ins live in ``ideamine/llm/``, plugins add others.
 
-    #: short provider name recorded with every call (``anthropic``, ``offline``, ``replay``)
+    Only the metered client (``ideamine.llm.client``) calls one; agents never see it.
+    """
+
+    #: short provider name recorded with every call (``anthropic``, ``offline``, ``replay``, a plugin's)
     name: str
 
     async def complete(self, request: LLMRequest) -> LLMResult:

@@ -52,9 +52,10 @@ def test_the_guide_has_every_hook_with_when_arguments_and_returns() -> None:
     assert documented == set(hooks), "docs/plugins.md documents hooks that do not exist"
 
 
-def test_the_guide_is_right_that_no_code_calls_the_llm_provider_hook_yet() -> None:
-    """plugins.md says the hook is declared but not consulted; this fails once it is wired."""
-    assert "does not\n  call it yet" in read("plugins.md")
+def test_the_guide_names_the_one_place_that_consults_the_llm_provider_hook() -> None:
+    """plugins.md says ``make_provider`` asks the plugins; no other code may call the hook."""
+    body = section(read("plugins.md"), "### ideamine_register_llm_providers")
+    assert "`ideamine.llm.providers.make_provider`" in body
     found = subprocess.run(
         ["git", "grep", "-l", "ideamine_register_llm_providers", "--", "*.py"],
         cwd=ROOT,
@@ -63,7 +64,7 @@ def test_the_guide_is_right_that_no_code_calls_the_llm_provider_hook_yet() -> No
         check=False,
     ).stdout.split()
     callers = [f for f in found if f != "ideamine/hookspecs.py" and not f.startswith("tests/")]
-    assert callers == [], f"now called from {callers}: update docs/plugins.md"
+    assert callers == ["ideamine/llm/providers.py"], f"called from {callers}: update docs/plugins.md"
 
 
 def test_api_md_is_what_the_generator_writes_from_the_descriptor_set() -> None:
