@@ -8,7 +8,11 @@ needs around its servicers:
 - **health**: the standard ``grpc.health.v1.Health`` service, driven by real dependency
   checks (:class:`HealthCheck`) polled every ``health_interval`` seconds. A service is
   SERVING only while every check that gates it passes; the overall status (service ``""``)
-  only while every check passes. Kubernetes probes and Envoy health checks call it;
+  only while every check passes — that is *readiness* (Kubernetes readiness probes, Envoy
+  health checks). The service name :data:`LIVENESS_SERVICE` (``"liveness"``) is SERVING
+  from start until shutdown whatever the dependencies say: it answers as long as the
+  event loop does, so a liveness probe restarts a hung process but a PostgreSQL outage
+  does not restart every replica;
 - **reflection** listing the hosted services (grpcurl, debugging);
 - **interceptors**: :class:`~ideamine.rpc.status.ErrorInterceptor` always first (outermost),
   then OpenTelemetry's server spans (when tracing is configured) and gRPC RED metrics
@@ -51,7 +55,10 @@ from ideamine.rpc.health import NOT_SERVING, SERVING, DrainingHealthServicer, He
 from ideamine.rpc.metrics import MetricsInterceptor
 from ideamine.rpc.status import ErrorInterceptor
 
-__all__ = ["GrpcServer", "HealthCheck", "Service"]
+__all__ = ["GrpcServer", "HealthCheck", "LIVENESS_SERVICE", "Service"]
+
+#: health service name that is SERVING while the server runs (liveness), dependencies aside
+LIVENESS_SERVICE = "liveness"
 
 logger = logging.getLogger(__name__)
 
@@ -118,8 +125,8 @@ class GrpcServer:
         names = [s.name for s in services]
         if not names:
             raise ValueError("GrpcServer needs at least one service")
-        if len(set(names)) != len(names):
-            raise ValueError(f"duplicate services: {names}")
+        if len(set(names)) != len(names) or LIVENESS_SERVICE in names:
+            raise ValueError(f"duplicate services (or one named {LIVENESS_SERVICE!r}): {names}")
         unknown = {n for c in health_checks for n in c.services} - set(names)
         if unknown:
             raise ValueError(f"health checks gate services that are not hosted: {sorted(unknown)}")
@@ -209,6 +216,8 @@ class GrpcServer:
             raise RuntimeError(f"cannot bind {self._address}")
         self._port = int(port)
         await self.check_health()  # report reality before the first call can arrive
+        # never touched by check_health: only shutdown (NOT_SERVING for everything) ends it
+        await self._health.set(LIVENESS_SERVICE, SERVING)
         await server.start()
         self._poller = asyncio.create_task(self._poll_health(), name=f"health-poller:{port}")
         logger.info("serving %s on %s", ", ".join(self.service_names), self.address)

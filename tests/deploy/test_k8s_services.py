@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from ideamine.rpc import LIVENESS_SERVICE
 from tests.deploy.manifests import (
     ROOT,
     Manifest,
@@ -90,12 +91,18 @@ def test_command_line_parses_with_the_ideamine_cli(ref: str) -> None:
     assert callable(getattr(parsed, "handler", None))
 
 
+#: which grpc.health.v1 service each probe asks: readiness follows the dependencies (the
+#: overall status ""), startup and liveness only that the process answers, so a PostgreSQL
+#: or Redis outage takes replicas out of rotation without restarting them
+PROBE_SERVICES = {"startupProbe": LIVENESS_SERVICE, "livenessProbe": LIVENESS_SERVICE, "readinessProbe": ""}
+
+
 def _grpc_probe_ports(c: dict[str, Any]) -> set[int]:
     ports = set()
-    for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
+    for kind, service in PROBE_SERVICES.items():
         probe = c[kind]
         assert "grpc" in probe, f"{c['name']}: {kind} is not a native gRPC probe"
-        assert probe["grpc"].get("service", "") == "", "the health service's overall status"
+        assert probe["grpc"].get("service", "") == service, f"{c['name']}: {kind} must ask for {service!r}"
         ports.add(probe["grpc"]["port"])
     return ports
 
