@@ -26,7 +26,7 @@ from ideamine.canonical import canonical_json
 from ideamine.enums import TERMINAL_TASK_STATUSES, TaskStatus
 from ideamine.errors import BudgetExceeded, Conflict, InvalidInput, StaleAttempt
 from ideamine.store.ledger import iso_timestamp
-from ideamine.store.records import JSON, BudgetLimits, Event, NewTask, TaskRecord
+from ideamine.store.records import JSON, BudgetLimits, TaskRecord
 from ideamine.tracing import inject_trace
 
 __all__ = [
@@ -52,7 +52,6 @@ __all__ = [
     "new_crossings",
     "limits_exceeded",
     "check_fits",
-    "single_run",
     "to_record",
     "limits_from_row",
     "limits_params",
@@ -306,18 +305,6 @@ def check_fits(scope: Mapping[str, Any], *, tokens: int, usd: float) -> None:
             scope_id=str(scope["id"]),
             dimension=dimension,
         )
-
-
-def single_run(tasks: Sequence[NewTask], events: Sequence[Event]) -> str | None:
-    """The one run a batch of new tasks (and the batch's events) belongs to.
-
-    Raises:
-        InvalidInput: events were given for a batch that spans runs or is empty.
-    """
-    runs = {t.run_id for t in tasks}
-    if events and len(runs) != 1:
-        raise InvalidInput("events need a batch of tasks of exactly one run", field="events")
-    return next(iter(runs)) if runs else None
 
 
 # --------------------------------------------------------------- rows → records

@@ -11,7 +11,10 @@ written, and written in one transaction.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence, Set
+from dataclasses import dataclass, replace
 from typing import Any
 
 import grpc
@@ -45,27 +48,73 @@ MAX_BATCH = 1000
 SUBMITTED_PREFIX = "submitted:"
 
 
+@dataclass(frozen=True)
+class _Valid:
+    """One submission that passed validation, with what it resolved to."""
+
+    submission: task_pb2.TaskSubmission
+    run: RunRecord
+    agent: catalog_pb2.AgentDefinition
+    key: str  #: the agent's task key it runs
+    phase: str  #: the phase named in the submission ("" = the agent's)
+
+
 class TaskServicer(task_pb2_grpc.TaskServiceServicer):  # type: ignore[misc]
-    """Direct task submission and task lookup for the caller's tenant."""
+    """Direct task submission and task lookup for the caller's tenant.
+
+    A call costs one store read per run it names (the tenant check and the run's budget
+    scope), one per distinct input artifact (concurrently), and the one write
+    transaction; host catalogues are read only for agents the local registry lacks, and
+    then at most once per host heartbeat interval unless an agent is still unknown.
+    """
 
     def __init__(self, app: App) -> None:
         self.app = app
+        self._local = {e.name: agent_definition_to_proto(e) for e in app.registry.agents}
+        self._hosted: dict[str, catalog_pb2.AgentDefinition] = {}
+        self._hosted_at = -math.inf
 
-    async def _agents(self) -> dict[str, catalog_pb2.AgentDefinition]:
-        """Known agents: the local registry plus live hosts' catalogues."""
-        agents = {e.name: agent_definition_to_proto(e) for e in self.app.registry.agents}
-        for host in await self.app.store.list_hosts():
-            if is_live(host, heartbeat_seconds=self.app.config.host_heartbeat_seconds):
-                for raw in host.agents:
-                    agents.setdefault(str(raw.get("name", "")), agent_definition_from_dict(raw))
-        return agents
+    async def _agents(self, names: Set[str]) -> Mapping[str, catalog_pb2.AgentDefinition]:
+        """Known agents: the local registry, plus live hosts' catalogues when ``names`` needs them."""
+        missing = names - self._local.keys()
+        if not missing:
+            return self._local
+        stale = time.monotonic() - self._hosted_at > self.app.config.host_heartbeat_seconds
+        if stale or missing - self._hosted.keys():
+            hosted: dict[str, catalog_pb2.AgentDefinition] = {}
+            for host in await self.app.store.list_hosts():
+                if is_live(host, heartbeat_seconds=self.app.config.host_heartbeat_seconds):
+                    for raw in host.agents:
+                        hosted.setdefault(str(raw.get("name", "")), agent_definition_from_dict(raw))
+            self._hosted, self._hosted_at = hosted, time.monotonic()
+        return {**self._hosted, **self._local}
+
+    async def _runs(self, run_ids: Iterable[str]) -> dict[str, tuple[RunRecord, str]]:
+        """Each run (another tenant's: NOT_FOUND) with its run budget scope id, read once per run."""
+
+        async def one(run_id: str) -> tuple[RunRecord, str]:
+            run = await tenant_run(self.app, run_id)
+            scopes = await self.app.store.get_budget_scopes(run.id)
+            return run, next(s.id for s in scopes if s.kind == "run")
+
+        ids = list(dict.fromkeys(run_ids))
+        return dict(zip(ids, await asyncio.gather(*(one(r) for r in ids)), strict=True))
+
+    async def _artifact_runs(self, artifact_ids: Iterable[str]) -> dict[str, str | None]:
+        """The run of each distinct artifact id (None: no such artifact), read concurrently."""
+
+        async def one(artifact_id: str) -> str | None:
+            try:
+                return (await self.app.store.get_artifact(artifact_id)).run_id
+            except NotFound:
+                return None
+
+        ids = list(dict.fromkeys(artifact_ids))
+        return dict(zip(ids, await asyncio.gather(*(one(a) for a in ids)), strict=True))
 
     async def _validate(
         self, request: task_pb2.SubmitTasksRequest
-    ) -> tuple[
-        list[tuple[task_pb2.TaskSubmission, RunRecord, catalog_pb2.AgentDefinition, str, str]],
-        list[FieldViolation],
-    ]:
+    ) -> tuple[list[_Valid], dict[str, tuple[RunRecord, str]], list[FieldViolation]]:
         errs: list[FieldViolation] = []
         if not request.tasks:
             errs.append(FieldViolation("tasks", "at least one task is required"))
@@ -73,16 +122,16 @@ class TaskServicer(task_pb2_grpc.TaskServiceServicer):  # type: ignore[misc]
             errs.append(FieldViolation("tasks", f"at most {MAX_BATCH} tasks per call"))
         if len(request.request_id) > 200:
             errs.append(FieldViolation("request_id", "must be at most 200 characters"))
-        agents = await self._agents()
-        runs: dict[str, RunRecord] = {}
+        batch = request.tasks[:MAX_BATCH]
+        agents = await self._agents({t.agent for t in batch if t.agent})
+        runs = await self._runs(t.run_id for t in batch if t.run_id)
+        artifacts = await self._artifact_runs(a for t in batch if t.run_id for a in t.input_artifact_ids)
         valid = []
-        for i, t in enumerate(request.tasks[:MAX_BATCH]):
+        for i, t in enumerate(batch):
             where = f"tasks[{i}]"
             if not t.run_id:
                 errs.append(FieldViolation(f"{where}.run_id", "is required"))
                 continue
-            if t.run_id not in runs:
-                runs[t.run_id] = await tenant_run(self.app, t.run_id)  # another tenant's run: NOT_FOUND
             agent = agents.get(t.agent)
             if agent is None:
                 errs.append(
@@ -104,28 +153,36 @@ class TaskServicer(task_pb2_grpc.TaskServiceServicer):  # type: ignore[misc]
             if phase is not None and phase_or_unspecified(phase) != agent.phase:
                 errs.append(FieldViolation(f"{where}.phase", f"agent {t.agent} works in another phase"))
                 continue
-            for j, artifact_id in enumerate(t.input_artifact_ids):
-                try:
-                    a = await self.app.store.get_artifact(artifact_id)
-                    if a.run_id != t.run_id:
-                        raise NotFound("artifact of another run")
-                except NotFound:
-                    errs.append(
-                        FieldViolation(f"{where}.input_artifact_ids[{j}]", "no such artifact in the run")
-                    )
-            valid.append((t, runs[t.run_id], agent, key, phase or ""))
-        return valid, errs
+            errs.extend(
+                FieldViolation(f"{where}.input_artifact_ids[{j}]", "no such artifact in the run")
+                for j, artifact_id in enumerate(t.input_artifact_ids)
+                if artifacts[artifact_id] != t.run_id
+            )
+            valid.append(_Valid(t, runs[t.run_id][0], agent, key, phase or ""))
+        return valid, runs, errs
 
     async def SubmitTasks(  # noqa: N802
         self, request: task_pb2.SubmitTasksRequest, context: grpc.aio.ServicerContext
     ) -> task_pb2.SubmitTasksResponse:
-        """Validate the whole batch, create every task in one transaction, publish."""
-        valid, errs = await self._validate(request)
+        """Validate the whole batch, create every task in one transaction, publish.
+
+        Submissions with one idempotency key (identical tasks of one request) become one
+        task, returned at each of their positions. A batch may span runs of the tenant.
+        """
+        valid, runs, errs = await self._validate(request)
         if errs:
             raise InvalidInput(f"invalid tasks: {violations_message(errs)}", violations=errs)
-        new: list[NewTask] = []
-        for t, run, agent, key, phase in valid:
-            new.append(await self._new_task(t, run, agent, key, phase, request.request_id))
+        planned = [
+            (v, _new_task(v, request.request_id, self.app.catalogue.defaults.max_deliveries)) for v in valid
+        ]
+        first: dict[str, tuple[_Valid, NewTask]] = {}
+        for v, n in planned:
+            first.setdefault(n.idempotency_key, (v, n))
+        scopes = await asyncio.gather(*(self._scope(v, n, runs[n.run_id][1]) for v, n in first.values()))
+        new = [
+            replace(n, input={**n.input, "budget_scope_id": scope})
+            for (_, n), scope in zip(first.values(), scopes, strict=True)
+        ]
         created = await self.app.store.create_tasks(
             new,
             events=[
@@ -139,55 +196,20 @@ class TaskServicer(task_pb2_grpc.TaskServiceServicer):  # type: ignore[misc]
             ],
         )
         await self.app.flush_outbox()
-        return task_pb2.SubmitTasksResponse(tasks=[task_to_proto(t) for t in created])
+        by_key = {t.idempotency_key: t for t in created}
+        return task_pb2.SubmitTasksResponse(
+            tasks=[task_to_proto(by_key[n.idempotency_key]) for _, n in planned]
+        )
 
-    async def _new_task(
-        self,
-        t: task_pb2.TaskSubmission,
-        run: RunRecord,
-        agent: catalog_pb2.AgentDefinition,
-        key: str,
-        phase: str,
-        request_id: str,
-    ) -> NewTask:
-        phase = phase or phase_from_proto(agent.phase)
-        task_id = new_id()
-        scopes = await self.app.store.get_budget_scopes(run.id)
-        scope = next(s for s in scopes if s.kind == "run")
-        if t.HasField("budget") and any(
-            (t.budget.max_tokens, t.budget.max_usd, t.budget.max_wall_clock_seconds)
-        ):
-            scope = await self.app.store.ensure_budget_scope(
-                run.id, kind="task", name=task_id, limits=budget_from_proto(t.budget), parent_id=scope.id
-            )
-        payload: dict[str, Any] = {
-            **from_struct(t.input),
-            "task": key,
-            "budget_scope_id": scope.id,
-            "input_artifact_ids": list(t.input_artifact_ids),
-        }
-        idem = content_hash(
-            {
-                "run": run.id,
-                "phase": phase,
-                "agent": agent.name,
-                "version": agent.version,
-                "task_key": key,
-                "input": payload | {"budget_scope_id": ""},
-                "request_id": request_id or task_id,
-            }
+    async def _scope(self, v: _Valid, task: NewTask, run_scope_id: str) -> str:
+        """The budget scope a task is metered to: its own when the submission sets limits."""
+        b = v.submission.budget
+        if not (v.submission.HasField("budget") and any((b.max_tokens, b.max_usd, b.max_wall_clock_seconds))):
+            return run_scope_id
+        scope = await self.app.store.ensure_budget_scope(
+            task.run_id, kind="task", name=str(task.id), limits=budget_from_proto(b), parent_id=run_scope_id
         )
-        return NewTask(
-            id=task_id,
-            run_id=run.id,
-            phase=phase,
-            task_key=f"{SUBMITTED_PREFIX}{key}:{task_id}",
-            agent=agent.name,
-            agent_version=agent.version,
-            idempotency_key=idem,
-            input=payload,
-            max_deliveries=self.app.catalogue.defaults.max_deliveries,
-        )
+        return scope.id
 
     async def GetTask(  # noqa: N802
         self, request: task_pb2.GetTaskRequest, context: grpc.aio.ServicerContext
@@ -207,3 +229,41 @@ class TaskServicer(task_pb2_grpc.TaskServiceServicer):  # type: ignore[misc]
         return task_pb2.GetTaskResponse(
             task=task_to_proto(task, output_artifact_ids=outputs, usage=usage_to_proto(calls))
         )
+
+
+def _new_task(v: _Valid, request_id: str, max_deliveries: int) -> NewTask:
+    """The task a submission asks for (budget scope still unset) and its idempotency key.
+
+    The key covers run, phase, agent and version, task key, input and the request id (or,
+    without one, the new task's id, so that only a retried request repeats a key).
+    """
+    phase = v.phase or phase_from_proto(v.agent.phase)
+    task_id = new_id()
+    payload: dict[str, Any] = {
+        **from_struct(v.submission.input),
+        "task": v.key,
+        "budget_scope_id": "",
+        "input_artifact_ids": list(v.submission.input_artifact_ids),
+    }
+    idem = content_hash(
+        {
+            "run": v.run.id,
+            "phase": phase,
+            "agent": v.agent.name,
+            "version": v.agent.version,
+            "task_key": v.key,
+            "input": payload,
+            "request_id": request_id or task_id,
+        }
+    )
+    return NewTask(
+        id=task_id,
+        run_id=v.run.id,
+        phase=phase,
+        task_key=f"{SUBMITTED_PREFIX}{v.key}:{task_id}",
+        agent=v.agent.name,
+        agent_version=v.agent.version,
+        idempotency_key=idem,
+        input=payload,
+        max_deliveries=max_deliveries,
+    )

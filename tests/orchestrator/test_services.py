@@ -7,7 +7,11 @@ store; the server is configured never to adopt runs, so its engine does not inte
 
 from __future__ import annotations
 
+import contextlib
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import pytest
@@ -25,9 +29,10 @@ from ideamine._proto.ideamine.v1 import (
     run_pb2,
     task_pb2,
 )
-from ideamine.enums import GateDecision, PhaseStatus, QuestionStatus, RunStatus
+from ideamine.enums import GateDecision, PhaseStatus, QuestionStatus, RunStatus, TaskStatus
 from ideamine.ids import new_id
 from ideamine.queue import open_queue
+from ideamine.store.base import RunStore
 from ideamine.store.records import NewArtifact, NewTask
 from tests.orchestrator.conftest import Stack
 from tests.orchestrator.support import eventually, violations
@@ -510,6 +515,115 @@ async def test_submit_tasks_creates_and_publishes_them(stack: Stack) -> None:
     assert code is grpc.StatusCode.INVALID_ARGUMENT and "tasks" in found
     code, _ = await _code(stack.tasks.GetTask, task_pb2.GetTaskRequest(task_id=new_id()), md)
     assert code is grpc.StatusCode.NOT_FOUND
+
+
+@contextlib.contextmanager
+def counting(store: RunStore, *names: str) -> Iterator[Counter[str]]:
+    """Count the server's calls of the store methods ``names`` (the store itself is real)."""
+    calls: Counter[str] = Counter()
+
+    def wrap(name: str) -> Any:
+        inner = getattr(store, name)
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return await inner(*args, **kwargs)
+
+        return counted
+
+    for name in names:
+        setattr(store, name, wrap(name))
+    try:
+        yield calls
+    finally:
+        for name in names:
+            delattr(store, name)
+
+
+def _submission(run_id: str, agent: str = "intake", key: str = "classify", **input: Any) -> Any:
+    sub = task_pb2.TaskSubmission(run_id=run_id, agent=agent, task_key=key)
+    sub.input.update(input)
+    return sub
+
+
+async def _submitted(stack: Stack, run_id: str) -> list[Any]:
+    return [t for t in await stack.store.list_tasks(run_id) if t.task_key.startswith("submitted:")]
+
+
+async def test_identical_submissions_of_one_request_are_one_task(stack: Stack) -> None:
+    s = await seed(stack)
+    md = stack.md("operator")
+    same, other = _submission(s.run_id, n=1), _submission(s.run_id, n=2)
+    request = task_pb2.SubmitTasksRequest(tasks=[same, other, same], request_id="retry-1")
+    a, b, c = (await stack.tasks.SubmitTasks(request, metadata=md)).tasks
+    assert a.id == c.id != b.id and a == c and a.status == common_pb2.TASK_STATUS_QUEUED
+    assert sorted(t.id for t in await _submitted(stack, s.run_id)) == sorted([a.id, b.id])
+    # the one task commits (as a worker would); the request again finds the key committed
+    await stack.store.start_task(a.id, attempt=1, worker="w1", lease_seconds=60)
+    await stack.store.commit_task_result(a.id, attempt=1, output={}, artifacts=[])
+    assert (await stack.store.get_task(a.id)).status is TaskStatus.SUCCEEDED
+    again = task_pb2.SubmitTasksRequest(tasks=[same, same], request_id="retry-1")
+    x, y = (await stack.tasks.SubmitTasks(again, metadata=md)).tasks
+    assert x.id == y.id != a.id and x.status == common_pb2.TASK_STATUS_SUCCEEDED
+    assert x.idempotency_key == a.idempotency_key
+
+
+async def test_one_request_spans_runs_with_one_read_per_run(stack: Stack) -> None:
+    one, two = await seed(stack), await seed(stack)
+    md = stack.md("operator")
+    pairs = [(one, one), (two, two), (one, one), (one, one)]
+    subs = [_submission(r.run_id, n=i) for i, (r, _) in enumerate(pairs)]
+    for sub, (_, seeded) in zip(subs, pairs, strict=True):
+        sub.input_artifact_ids.append(seeded.artifact_id)
+    subs[3].budget.max_tokens = 5_000
+    names = ("get_run", "get_budget_scopes", "get_artifact", "list_hosts", "ensure_budget_scope")
+    with counting(stack.server.store, *names) as calls:
+        response = await stack.tasks.SubmitTasks(task_pb2.SubmitTasksRequest(tasks=subs), metadata=md)
+    assert calls == {"get_run": 2, "get_budget_scopes": 2, "get_artifact": 2, "ensure_budget_scope": 1}
+    assert [t.run_id for t in response.tasks] == [one.run_id, two.run_id, one.run_id, one.run_id]
+    for run_id in (one.run_id, two.run_id):
+        mine = [t.id for t in response.tasks if t.run_id == run_id]
+        events = await stack.store.list_events(run_id)
+        assert [e.task_id for e in events if e.type == "task.queued"] == mine
+        assert (await stack.store.verify_ledger(run_id)).ok
+    # another tenant's run anywhere in the batch: NOT_FOUND, and nothing is written
+    foreign = await seed(stack, tenant="globex")
+    batch = [_submission(one.run_id, n=9), _submission(foreign.run_id)]
+    code, _ = await _code(stack.tasks.SubmitTasks, task_pb2.SubmitTasksRequest(tasks=batch), md)
+    assert code is grpc.StatusCode.NOT_FOUND
+    assert len(await _submitted(stack, one.run_id)) == 3 and await _submitted(stack, foreign.run_id) == []
+
+
+async def test_agents_only_hosts_offer_are_found_when_named(stack: Stack) -> None:
+    s = await seed(stack)
+    op = stack.md("operator")
+
+    async def register(name: str) -> None:
+        agent = catalog_pb2.AgentDefinition(
+            name=name, version="0.1.0", phase=common_pb2.PHASE_PRD, task_key="sum"
+        )
+        await stack.hosts.RegisterHost(
+            agent_host_pb2.RegisterHostRequest(host_id=new_id(), address="127.0.0.1:50061", agents=[agent]),
+            metadata=op,
+        )
+
+    with counting(stack.server.store, "list_hosts") as calls:
+        await stack.tasks.SubmitTasks(task_pb2.SubmitTasksRequest(tasks=[_submission(s.run_id)]), metadata=op)
+        assert calls["list_hosts"] == 0  # the local registry has "intake"
+        await register("acme.first")
+        request = task_pb2.SubmitTasksRequest(tasks=[_submission(s.run_id, "acme.first", "sum")])
+        (task,) = (await stack.tasks.SubmitTasks(request, metadata=op)).tasks
+        assert task.agent == "acme.first" and task.phase == common_pb2.PHASE_PRD
+        await register("acme.second")  # new since the catalogues were read: read again at once
+        request = task_pb2.SubmitTasksRequest(tasks=[_submission(s.run_id, "acme.second", "sum")])
+        (task,) = (await stack.tasks.SubmitTasks(request, metadata=op)).tasks
+        assert task.agent == "acme.second"
+    code, found = await _code(
+        stack.tasks.SubmitTasks,
+        task_pb2.SubmitTasksRequest(tasks=[_submission(s.run_id, "acme.nobody", "sum")]),
+        op,
+    )
+    assert code is grpc.StatusCode.INVALID_ARGUMENT and "tasks[0].agent" in found
 
 
 async def _queued(queue: object, task_id: str) -> bool:

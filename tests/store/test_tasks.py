@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from ideamine.canonical import content_hash
 from ideamine.enums import TaskStatus
-from ideamine.errors import Conflict, NotFound, StaleAttempt
+from ideamine.errors import Conflict, InvalidInput, NotFound, StaleAttempt
 from ideamine.ids import new_id
 from ideamine.store.base import RunStore
 from ideamine.store.records import Event, NewArtifact, TaskRecord
@@ -229,3 +230,46 @@ async def test_create_tasks_for_a_missing_run_writes_nothing(store: RunStore) ->
     with pytest.raises(NotFound):
         await store.create_tasks([new_task(run.id, "a"), new_task(new_id(), "b")])
     assert await store.list_tasks(run.id) == [] and await store.fetch_outbox() == []
+
+
+async def test_tasks_sharing_a_key_in_one_batch_become_one_row(store: RunStore) -> None:
+    run = await make_run(store)
+    first = replace(new_task(run.id, "a", idem="shared"), id=new_id())
+    twin = replace(new_task(run.id, "a", idem="shared"), id=new_id())
+    a, other, b = await store.create_tasks(
+        [first, new_task(run.id, "b"), twin],
+        events=[Event("task.queued", task_id=first.id), Event("task.queued", task_id=twin.id)],
+    )
+    assert a == b and a.id == first.id and other.id != a.id and a.status is _T.QUEUED
+    assert {t.id for t in await store.list_tasks(run.id)} == {a.id, other.id}
+    assert [m.task_id for m in await store.fetch_outbox()] == [a.id, other.id]
+    queued = [e for e in await store.list_events(run.id) if e.type == "task.queued"]
+    assert [e.task_id for e in queued] == [a.id, a.id]  # the merged task's event names the kept row
+    await store.start_task(a.id, attempt=1, worker="w1", lease_seconds=30)
+    await store.commit_task_result(a.id, attempt=1, output={}, artifacts=[])
+    assert (await store.get_task(a.id)).status is _T.SUCCEEDED
+    assert [t.id for t in await store.list_tasks(run.id, statuses=[_T.QUEUED])] == [other.id]
+    # a later batch repeating the committed key, twice: one row, SUCCEEDED, no outbox row
+    await store.mark_published([m.id for m in await store.fetch_outbox()])
+    again, again_twin = await store.create_tasks([new_task(run.id, "a", idem="shared")] * 2)
+    assert again == again_twin and again.id != a.id and again.status is _T.SUCCEEDED
+    assert await store.fetch_outbox() == []
+
+
+async def test_one_batch_may_span_runs_with_events_on_each_chain(store: RunStore) -> None:
+    one, two = await make_run(store), await make_run(store, "globex")
+    tasks = [replace(new_task(r.id, k), id=new_id()) for r, k in ((one, "a"), (two, "b"), (one, "c"))]
+    created = await store.create_tasks(tasks, events=[Event("task.queued", task_id=t.id) for t in tasks])
+    assert [(t.id, t.run_id) for t in created] == [(t.id, t.run_id) for t in tasks]
+    for run, ids in ((one, [tasks[0].id, tasks[2].id]), (two, [tasks[1].id])):
+        assert [e.task_id for e in await store.list_events(run.id) if e.type == "task.queued"] == ids
+        assert (await store.verify_ledger(run.id)).ok
+    assert len(await store.fetch_outbox()) == 3
+    # an event of a multi-run batch must say whose it is; the batch then writes nothing
+    with pytest.raises(InvalidInput):
+        await store.create_tasks(
+            [new_task(one.id, "d"), new_task(two.id, "e")], events=[Event("tasks.created")]
+        )
+    with pytest.raises(InvalidInput):
+        await store.create_tasks([], events=[Event("tasks.created")])
+    assert len(await store.list_tasks(one.id)) == 2 and len(await store.fetch_outbox()) == 3

@@ -38,20 +38,15 @@ async def _running(
         for _ in range(runs)
     ]
     key = f"idem-{new_id()}"
-    tasks = await store.create_tasks(
-        [
-            NewTask(
-                run_ids[i % runs],
-                "intake",
-                f"plan:ST-{i}",
-                "a",
-                "1",
-                key if same_key else f"idem-{new_id()}",
-                {},
-            )
-            for i in range(n)
-        ]
-    )
+    new = [
+        NewTask(
+            run_ids[i % runs], "intake", f"plan:ST-{i}", "a", "1", key if same_key else f"idem-{new_id()}", {}
+        )
+        for i in range(n)
+    ]
+    # one batch makes tasks sharing a key one row: rows sharing a key come from separate calls
+    batches = [[t] for t in new] if same_key else [new]
+    tasks = [t for batch in batches for t in await store.create_tasks(batch)]
     return [await store.start_task(t.id, attempt=1, worker="w", lease_seconds=60) for t in tasks]
 
 

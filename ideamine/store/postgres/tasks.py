@@ -14,18 +14,17 @@ from typing import Any, NoReturn
 
 from ideamine.enums import TASK_TRANSITIONS, TERMINAL_TASK_STATUSES, TaskStatus, can_transition
 from ideamine.errors import Conflict, InvalidInput, NotFound
-from ideamine.ids import new_id
 from ideamine.store._shared import (
     FAIL_STATUSES,
     NOTICES_TOPIC,
     TASKS_TOPIC,
     check_attempt,
     check_status,
-    single_run,
     task_message,
     to_record,
     utcnow,
 )
+from ideamine.store._task_batch import task_batch
 from ideamine.store.postgres.db import Conn, StoreBase
 from ideamine.store.postgres.events import append_events, insert_outbox
 from ideamine.store.postgres.runs import require_id
@@ -88,29 +87,33 @@ class TasksMixin(StoreBase):
     async def create_tasks(
         self, tasks: Sequence[NewTask], *, events: Sequence[Event] = ()
     ) -> list[TaskRecord]:
-        """Insert QUEUED tasks with an outbox row each (one statement each); committed keys start SUCCEEDED."""
-        run_id = single_run(tasks, events)
-        for t in tasks:
+        """Insert QUEUED tasks with an outbox row each (one statement each); committed keys start SUCCEEDED.
+
+        Tasks sharing an idempotency key become one row (returned at each of their
+        positions); a batch may span runs, its events going to each run's chain.
+        """
+        batch = task_batch(tasks, events)
+        for t in batch.tasks:
             require_id(t.run_id, "run")
-        if not tasks:
+        if not batch.tasks:
             return []
         now = utcnow()
         cols = (
-            [t.id or new_id() for t in tasks],
-            [t.run_id for t in tasks],
-            [t.phase for t in tasks],
-            [t.phase_attempt for t in tasks],
-            [t.task_key for t in tasks],
-            [t.agent for t in tasks],
-            [t.agent_version for t in tasks],
-            [t.idempotency_key for t in tasks],
-            [t.input for t in tasks],
-            [t.deadline for t in tasks],
-            [t.max_deliveries for t in tasks],
+            [str(t.id) for t in batch.tasks],
+            [t.run_id for t in batch.tasks],
+            [t.phase for t in batch.tasks],
+            [t.phase_attempt for t in batch.tasks],
+            [t.task_key for t in batch.tasks],
+            [t.agent for t in batch.tasks],
+            [t.agent_version for t in batch.tasks],
+            [t.idempotency_key for t in batch.tasks],
+            [t.input for t in batch.tasks],
+            [t.deadline for t in batch.tasks],
+            [t.max_deliveries for t in batch.tasks],
         )
 
         async def tx(conn: Conn) -> list[TaskRecord]:
-            runs = sorted({t.run_id for t in tasks})
+            runs = sorted({t.run_id for t in batch.tasks})
             found = await conn.fetchval("SELECT count(*) FROM runs WHERE id = ANY($1::uuid[])", runs)
             if found != len(runs):
                 raise NotFound(f"run of tasks not found: {', '.join(runs)}", run_ids=runs)
@@ -119,13 +122,13 @@ class TasksMixin(StoreBase):
             await insert_outbox(
                 conn, [(TASKS_TOPIC, r.id, task_message(r)) for r in records if r.status == _T.QUEUED], now
             )
-            if run_id is not None:
-                await append_events(conn, run_id, events, now)
+            for run_id, run_events in batch.events.items():
+                await append_events(conn, run_id, run_events, now)
             return records
 
-        created = await self._db.transaction(tx)
-        order = {ident: i for i, ident in enumerate(cols[0])}
-        return sorted(created, key=lambda r: order[r.id])
+        by_id = {r.id: r for r in await self._db.transaction(tx)}
+        rows = [by_id[ident] for ident in cols[0]]
+        return [rows[slot] for slot in batch.slots]
 
     async def get_task(self, task_id: str) -> TaskRecord:
         """One task; NotFound when missing."""

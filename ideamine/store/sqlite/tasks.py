@@ -13,18 +13,17 @@ from typing import Any
 
 from ideamine.enums import TASK_TRANSITIONS, TERMINAL_TASK_STATUSES, TaskStatus
 from ideamine.errors import InvalidInput
-from ideamine.ids import new_id
 from ideamine.store._shared import (
     FAIL_STATUSES,
     NOTICES_TOPIC,
     TASKS_TOPIC,
     check_attempt,
     check_status,
-    single_run,
     task_message,
     to_record,
     utcnow,
 )
+from ideamine.store._task_batch import task_batch
 from ideamine.store.records import JSON, Event, NewTask, OutboxRecord, TaskRecord
 from ideamine.store.sqlite._base import SqliteBase, Tx, marks, where
 
@@ -45,14 +44,18 @@ class TasksMixin(SqliteBase):
     async def create_tasks(
         self, tasks: Sequence[NewTask], *, events: Sequence[Event] = ()
     ) -> list[TaskRecord]:
-        """Insert QUEUED tasks with an outbox row each; already-committed keys start SUCCEEDED."""
-        run_id = single_run(tasks, events)
+        """Insert QUEUED tasks with an outbox row each; already-committed keys start SUCCEEDED.
+
+        Tasks sharing an idempotency key become one row (returned at each of their
+        positions); a batch may span runs, its events going to each run's chain.
+        """
+        batch = task_batch(tasks, events)
         created: list[TaskRecord] = []
         async with self._tx() as tx:
-            for run in {t.run_id for t in tasks}:
+            for run in sorted({t.run_id for t in batch.tasks}):
                 await tx.get("runs", run, what="run")
-            for new in tasks:
-                task_id = new.id or new_id()
+            for new in batch.tasks:
+                task_id = str(new.id)
                 done = await tx.one(
                     "SELECT 1 FROM task_results WHERE idempotency_key = ?", (new.idempotency_key,)
                 )
@@ -81,9 +84,9 @@ class TasksMixin(SqliteBase):
                 if not done:
                     await tx.outbox(TASKS_TOPIC, task.id, task_message(task))
                 created.append(task)
-            if run_id is not None:
-                await tx.append_events(run_id, events)
-        return created
+            for run_id, run_events in batch.events.items():
+                await tx.append_events(run_id, run_events)
+        return [created[slot] for slot in batch.slots]
 
     async def get_task(self, task_id: str) -> TaskRecord:
         """One task; NotFound when missing."""
