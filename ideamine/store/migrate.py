@@ -1,6 +1,10 @@
 """Forward-only SQL migrations for the PostgreSQL backend.
 
-Migrations are plain SQL files ``migrations/NNNN_name.sql``. :func:`migrate` applies the
+Migrations are plain SQL files ``migrations/NNNN_name.sql`` at the top of the repository.
+The wheel carries them as data files (``pyproject.toml``: ``[tool.setuptools.data-files]``),
+installed under ``<prefix>/share/ideamine/migrations``; :data:`MIGRATIONS_DIR` is the
+checkout's folder when there is one, else that installed copy (:func:`find_migrations_dir`).
+:func:`migrate` applies the
 pending ones in version order, each in its own transaction together with its row in
 ``schema_migrations(version, name, checksum, applied_at)``, so a failure leaves the
 database at the last good version. It is idempotent and refuses two situations that
@@ -20,6 +24,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]  # no stubs installed (asyncpg-stubs would fix)
@@ -27,19 +32,46 @@ import asyncpg  # type: ignore[import-untyped]  # no stubs installed (asyncpg-st
 from ideamine.errors import IdeaMineError, InvalidInput, StoreUnavailable
 
 __all__ = [
+    "INSTALLED_PATH",
     "MIGRATIONS_DIR",
     "Migration",
     "AppliedMigration",
     "MigrationError",
     "discover",
+    "find_migrations_dir",
     "migrate",
     "applied_migrations",
     "check_schema",
     "connect",
 ]
 
-#: where the SQL files live (the repository's ``migrations/``)
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+#: where the wheel installs the SQL files, relative to the installation prefix
+INSTALLED_PATH = "share/ideamine/migrations"
+
+
+def find_migrations_dir() -> Path:
+    """The folder of the SQL files this code was shipped with.
+
+    In a checkout (or an editable install) that is the repository's ``migrations/`` next
+    to the package. Otherwise it is the copy the wheel installed, found through the RECORD
+    of the ``ideamine`` distribution that sits in the same directory as this package — not
+    whichever ``ideamine`` comes first on ``sys.path``, and wherever pip put the prefix
+    (venv, ``--prefix``, ``--user``). When neither exists the checkout path is returned,
+    and :func:`discover` says that it is missing.
+    """
+    package_root = Path(__file__).resolve().parents[2]
+    checkout = package_root / "migrations"
+    if checkout.is_dir():
+        return checkout
+    for dist in metadata.distributions(name="ideamine", path=[str(package_root)]):
+        for file in dist.files or ():
+            if file.suffix == ".sql" and file.parent.as_posix().endswith(INSTALLED_PATH):
+                return Path(str(dist.locate_file(file))).resolve().parent
+    return checkout
+
+
+#: where the SQL files live: the repository's ``migrations/``, or the wheel's installed copy
+MIGRATIONS_DIR = find_migrations_dir()
 
 #: advisory-lock key taken while migrating ("ideamine" as a 63-bit number)
 _LOCK_KEY = int.from_bytes(b"ideamine", "big") & 0x7FFF_FFFF_FFFF_FFFF
@@ -86,9 +118,12 @@ def discover(directory: Path | None = None) -> list[Migration]:
     """Read and order the migration files of ``directory`` (default :data:`MIGRATIONS_DIR`).
 
     Raises:
-        MigrationError: a ``.sql`` file is misnamed or two files share a version.
+        MigrationError: the folder is missing, a ``.sql`` file is misnamed or two files
+            share a version.
     """
     directory = directory or MIGRATIONS_DIR
+    if not directory.is_dir():
+        raise MigrationError(f"no migrations folder at {directory} (is IdeaMine installed from its wheel?)")
     found: dict[int, Migration] = {}
     for path in sorted(directory.glob("*.sql")):
         m = _FILE_RE.match(path.name)

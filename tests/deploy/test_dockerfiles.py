@@ -17,8 +17,6 @@ from pathlib import Path
 
 import pytest
 
-import ideamine
-from ideamine.store import migrate
 from tests.deploy.dockerfile_lint import Stage, parse, problems
 from tests.deploy.manifests import DOCKER, ROOT, container, one
 
@@ -142,15 +140,21 @@ def test_packages_in_the_build_context_are_the_distribution_packages() -> None:
     assert packages <= copied, f"not copied into the image: {sorted(packages - copied)}"
 
 
-def test_migrate_image_puts_the_sql_where_the_installed_package_looks() -> None:
-    """``ideamine.store.migrate`` finds migrations relative to the package root; in the image
-    that root is site-packages, so the SQL must be copied next to the installed package."""
-    package_root = Path(ideamine.__file__).resolve().parents[1]
-    relative = migrate.MIGRATIONS_DIR.relative_to(package_root).as_posix()
-    py = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    expected = f"{VENV}/lib/{py}/site-packages/{relative}/"
-    copies = [i.value.split() for i in _final("ideamine/migrate").all("COPY")]
-    assert [f"{relative}/", expected] in copies, f"expected COPY {relative}/ {expected}"
+@pytest.mark.parametrize("image", IMAGES)
+def test_the_build_stage_has_the_data_files_the_wheel_installs(image: str) -> None:
+    """pyproject's data files (the SQL migrations) are globbed from the build context: a
+    build stage without their folder would install a package that cannot migrate or check
+    its schema, silently. Nothing is copied next to site-packages by hand any more."""
+    import tomllib
+
+    data_files = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"][
+        "data-files"
+    ]
+    folders = {pattern.split("/")[0] for patterns in data_files.values() for pattern in patterns}
+    assert "migrations" in folders
+    copied = {i.value.split()[0].rstrip("/") for i in parse(_text(image))[0].all("COPY")}
+    assert folders <= copied, f"{image}: the build stage does not copy {sorted(folders - copied)}"
+    assert not [i.value for i in _final(image).all("COPY") if "site-packages" in i.value]
 
 
 def test_gateway_image_pins_the_envoy_the_tests_run() -> None:

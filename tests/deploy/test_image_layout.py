@@ -2,11 +2,11 @@
 
 The Dockerfiles install the distribution from ``pyproject.toml`` into a venv, not the
 source tree. A data file missing from the wheel (a settings schema, a phase catalogue, a
-JSON Schema) or code that finds files relative to the repository would only fail inside a
-container. So this builds the same wheel, installs it into a directory that stands in
-for the image's site-packages, lays the migrations out as Dockerfile.migrate does, and
-runs the installed code from there - including ``ideamine migrate`` against the real
-PostgreSQL.
+JSON Schema, the SQL migrations) or code that finds files relative to the repository would
+only fail inside a container - or for anyone who ``pip install``s the wheel. So this builds
+the same wheel, installs it with pip into a fresh prefix that stands in for the image's
+venv (site-packages under ``lib/``, data files under ``share/``), and runs the installed
+code from there - including ``ideamine migrate`` against the real PostgreSQL.
 """
 
 from __future__ import annotations
@@ -16,20 +16,16 @@ import os
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
-from tests.deploy.dockerfile_lint import parse
-from tests.deploy.manifests import DOCKER, ROOT
+from tests.deploy.manifests import ROOT
 from tests.store_pg.conftest import empty_db  # noqa: F401 (the fresh-database fixture)
 
 #: the top-level packages pyproject installs (what the wheel must carry)
 PACKAGES = ("ideamine", "orchestrator", "agent_host", "plugins", "gateway")
-#: the venv's site-packages inside the images
-IMAGE_SITE = f"/opt/ideamine/lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages/"
 
 
 def _context() -> list[str]:
@@ -53,7 +49,7 @@ def _pip(*args: str, cwd: Path) -> None:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A directory holding what the migrate image's site-packages holds."""
+    """The site-packages of a prefix the wheel was pip-installed into (as in the images)."""
     base = tmp_path_factory.mktemp("image")
     src = base / "src"
     for rel in _context():
@@ -63,15 +59,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # with build isolation, as in the Dockerfiles: the build backend pyproject.toml asks for
     _pip("wheel", "-q", "--no-deps", "-w", str(base / "wheels"), str(src), cwd=base)
     (wheel,) = (base / "wheels").glob("*.whl")
-    target = base / "site-packages"
-    with zipfile.ZipFile(wheel) as archive:  # installing a pure-Python wheel is unpacking it
-        archive.extractall(target)
-    for stage in parse((DOCKER / "Dockerfile.migrate").read_text(encoding="utf-8")):
-        for ins in stage.all("COPY"):
-            source, dest = ins.value.split()[-2:]
-            if dest.startswith(IMAGE_SITE):
-                shutil.copytree(src / source, target / dest.removeprefix(IMAGE_SITE))
+    prefix = base / "prefix"
+    _pip("install", "-q", "--no-deps", "--no-index", "--prefix", str(prefix), str(wheel), cwd=base)
+    (target,) = prefix.glob("lib/python*/site-packages")
     return target
+
+
+def _prefix(site: Path) -> Path:
+    return site.parents[2]  # <prefix>/lib/pythonX.Y/site-packages
 
 
 def _run(site: Path, code: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -95,7 +90,7 @@ def test_wheel_carries_every_data_file_of_the_packages(site: Path) -> None:
 
 
 def test_installed_code_finds_its_files_in_the_install(site: Path) -> None:
-    """Settings schema, phase catalogue and migrations resolve inside site-packages, never the repository."""
+    """Settings schema, phase catalogue and migrations resolve inside the install, never the repository."""
     code = (
         "import gateway.config, ideamine.catalogue\n"
         "from ideamine.store.migrate import MIGRATIONS_DIR\n"
@@ -106,9 +101,11 @@ def test_installed_code_finds_its_files_in_the_install(site: Path) -> None:
     done = _run(site, code)
     assert done.returncode == 0, done.stderr[-2000:]
     *paths, count = done.stdout.splitlines()
-    for path in paths:
+    for path in paths[:-1]:
         assert Path(path).resolve().is_relative_to(site.resolve()), f"found outside the install: {path}"
-    assert Path(paths[-1]).resolve() == (site / "migrations").resolve()
+    # the SQL files are data files: pip put them under the prefix, not into site-packages
+    assert Path(paths[-1]).resolve() == (_prefix(site) / "share/ideamine/migrations").resolve()
+    # every file of migrations/, whatever its name: new migrations ship without a packaging change
     assert int(count) == len(list((ROOT / "migrations").glob("*.sql"))) > 0
 
 
