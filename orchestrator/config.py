@@ -115,6 +115,11 @@ def _pick(explicit: Mapping[str, Any], name: str, env: str | None, environ: Mapp
     return value
 
 
+def _whole_number(value: Any) -> bool:
+    """Whether ``value`` is an int >= 0 (0 runs: a replica that serves the API but drives no run)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def load_config(
     explicit: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None
 ) -> OrchestratorConfig:
@@ -162,6 +167,8 @@ def load_config(
     for name in _POSITIVE:
         if name in given and not float(given[name]) > 0:
             errs.append(FieldViolation(name, "must be a positive number of seconds"))
+    if "max_active_runs" in given and not _whole_number(given["max_active_runs"]):
+        errs.append(FieldViolation("max_active_runs", "must be a whole number of runs, 0 or more"))
     if "replica_id" in given and not str(given["replica_id"]).strip():
         errs.append(FieldViolation("replica_id", "must not be empty"))
     if errs:

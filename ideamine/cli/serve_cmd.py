@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from agent_host.config import add_arguments as add_agent_host_arguments
 from ideamine.cli.gateway_cmd import SERVE_HELP, add_serve_arguments, serve_gateway
 from orchestrator.config import DEFAULT_METRICS_PORT as ORCHESTRATOR_METRICS_PORT
+from orchestrator.config import OrchestratorConfig, load_config
 
-__all__ = ["ServerCommand", "SERVERS", "register"]
+__all__ = ["ServerCommand", "SERVERS", "orchestrator_config", "register"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,16 @@ def _positive(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if value <= 0:
         raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
     return value
 
 
@@ -60,6 +71,12 @@ def _orchestrator_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jwt-audience", metavar="AUD", help="required token audience (default ideamine-api)")
     p.add_argument("--lease-seconds", type=_positive, help="run lease time (default 15)")
     p.add_argument("--reconcile-seconds", type=_positive, help="queue reconcile interval (default 30)")
+    p.add_argument(
+        "--max-active-runs",
+        type=_non_negative_int,
+        metavar="N",
+        help="most runs this replica drives at once (default 100; 0: serve the API, drive no run)",
+    )
     p.add_argument("--queue-prefix", metavar="PREFIX", help="Redis key namespace (default ideamine)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.add_argument(
@@ -70,30 +87,39 @@ def _orchestrator_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+#: the orchestrator flags that become :class:`orchestrator.config.OrchestratorConfig` fields
+_ORCHESTRATOR_SETTINGS = (
+    "database_url",
+    "redis_url",
+    "listen",
+    "replica_id",
+    "insecure_local",
+    "jwt_jwks_file",
+    "jwt_jwks_url",
+    "jwt_hs256_secret",
+    "jwt_issuer",
+    "jwt_audience",
+    "lease_seconds",
+    "reconcile_seconds",
+    "max_active_runs",
+    "queue_prefix",
+)
+
+
+def orchestrator_config(args: argparse.Namespace) -> OrchestratorConfig:
+    """The config the parsed ``serve orchestrator`` flags ask for (flags over environment over defaults).
+
+    Raises:
+        InvalidInput: naming every missing or malformed setting.
+    """
+    return load_config({name: getattr(args, name) for name in _ORCHESTRATOR_SETTINGS})
+
+
 def _run_orchestrator(args: argparse.Namespace) -> int:
     from ideamine.observability import setup_service
-    from orchestrator.config import load_config
     from orchestrator.server import OrchestratorServer
 
-    explicit = {
-        name: getattr(args, name)
-        for name in (
-            "database_url",
-            "redis_url",
-            "listen",
-            "replica_id",
-            "insecure_local",
-            "jwt_jwks_file",
-            "jwt_jwks_url",
-            "jwt_hs256_secret",
-            "jwt_issuer",
-            "jwt_audience",
-            "lease_seconds",
-            "reconcile_seconds",
-            "queue_prefix",
-        )
-    }
-    config = load_config(explicit)
+    config = orchestrator_config(args)
     obs = setup_service(
         "ideamine-orchestrator",
         metrics_port=args.metrics_port,

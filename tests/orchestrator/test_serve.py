@@ -80,6 +80,28 @@ async def test_serve_refuses_bad_flags_with_one_message() -> None:
     assert "database_url" in text and "listen" in text and "Traceback" not in text
 
 
+async def test_max_active_runs_flag_reaches_the_config_and_is_validated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ideamine.cli.main import build_parser
+    from ideamine.cli.serve_cmd import orchestrator_config
+
+    monkeypatch.delenv("IDEAMINE_JWT_JWKS_FILE", raising=False)
+    base = ["serve", "orchestrator", "--database-url", "postgresql://x/y", "--redis-url", "redis://x"]
+    parser = build_parser()
+    flagged = parser.parse_args([*base, "--insecure-local", "--max-active-runs", "7"])
+    assert orchestrator_config(flagged).max_active_runs == 7
+    assert orchestrator_config(parser.parse_args([*base, "--insecure-local"])).max_active_runs == 100
+    with pytest.raises(InvalidInput) as caught:
+        load_config(
+            {"database_url": "postgresql://x/y", "redis_url": "redis://x", "max_active_runs": -1}, environ={}
+        )
+    assert "max_active_runs" in {v.field for v in caught.value.violations}
+    for value, message in (("-1", "must not be negative"), ("many", "'many' is not a whole number")):
+        rc, _, text = await run_cli(*base, "--insecure-local", "--max-active-runs", value)
+        assert rc == 2 and f"--max-active-runs: {message}" in text and "Traceback" not in text, text
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -108,6 +130,8 @@ async def test_serve_orchestrator_process_serves_health_and_stops_on_sigterm(
         "--insecure-local",
         "--replica-id",
         "proc-1",
+        "--max-active-runs",
+        "5",
     )
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
