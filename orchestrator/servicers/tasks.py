@@ -62,10 +62,11 @@ class _Valid:
 class TaskServicer(task_pb2_grpc.TaskServiceServicer):  # type: ignore[misc]
     """Direct task submission and task lookup for the caller's tenant.
 
-    A call costs one store read per run it names (the tenant check and the run's budget
-    scope), one per distinct input artifact (concurrently), and the one write
-    transaction; host catalogues are read only for agents the local registry lacks, and
-    then at most once per host heartbeat interval unless an agent is still unknown.
+    A call costs two store reads per run it names (the tenant check, the run's budget
+    scopes), one per distinct input artifact, one per task with its own budget (each
+    group concurrently) and the one write transaction. Host catalogues are read only for
+    agents the local registry lacks, then at most once per host heartbeat interval
+    unless an agent is still unknown (so a host gone silent may be named for that long).
     """
 
     def __init__(self, app: App) -> None:
