@@ -1,11 +1,20 @@
 """The SQLite connection, its transactions, and the helpers every table mixin uses.
 
-One store instance owns one aiosqlite connection. Every operation takes the
+One store instance owns one SQLite connection. Every operation takes the
 instance's lock and runs in its own transaction; writes use ``BEGIN IMMEDIATE`` so
 the write lock is taken up front. That is the single-writer equivalent of
 PostgreSQL's row locks and ``SKIP LOCKED``: two writers — coroutines of one store, or
 two stores (processes) on the same file — never interleave a read-check-write, and a
 second process waits on ``busy_timeout`` instead of failing.
+
+Where each call runs. Only the calls that can *wait* go to the connection's own
+thread: taking the write lock (``BEGIN IMMEDIATE`` may wait up to ``busy_timeout`` for
+another connection's writer) and ``COMMIT`` (the fsync of ``synchronous=FULL``). The
+statements in between run on the caller's thread: under the write lock, or on a WAL
+read snapshot, they never wait for a lock and take microseconds, whereas a thread hop
+per statement (a queue put, a GIL hand-over and a loop wake-up each) cost more than
+the statements themselves. Durability is unchanged: every write transaction commits
+with a full fsync before its call returns.
 """
 
 from __future__ import annotations
@@ -15,20 +24,19 @@ import contextlib
 import enum
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import aiosqlite
+from typing import Any, TypeVar
 
 from ideamine.errors import NotFound, StoreUnavailable
 from ideamine.store._shared import dumps, to_iso, utcnow
 from ideamine.store.ledger import GENESIS_HASH, row_hash
 from ideamine.store.records import Event, LedgerRecord
 
-__all__ = ["SqliteBase", "Tx", "SCHEMA_SQL", "SCHEMA_VERSION", "marks", "where"]
+__all__ = ["Connection", "SqliteBase", "Tx", "SCHEMA_SQL", "SCHEMA_VERSION", "connect", "marks", "where"]
 
 #: the schema script (tables, indexes, triggers, FTS) applied to a new file
 SCHEMA_SQL: str = resources.files("ideamine.store").joinpath("sqlite_schema.sql").read_text("utf-8")
@@ -39,8 +47,21 @@ if _version is None:  # pragma: no cover - the packaged file always sets it
 #: the schema version this code reads and writes (``PRAGMA user_version`` of the file)
 SCHEMA_VERSION: int = int(_version.group(1))
 
+#: in-place upgrades of an existing file: version → the statements that bring it to
+#: version + 1 (the same change as the PostgreSQL migration of that number; a new file
+#: gets :data:`SCHEMA_SQL`, which already has it)
+UPGRADES: dict[int, tuple[str, ...]] = {
+    1: (  # migrations/0002_outbox_claims.sql
+        "ALTER TABLE outbox ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE outbox ADD COLUMN claimed_until TEXT",
+        "CREATE INDEX outbox_claimable ON outbox (id) WHERE published_at IS NULL",
+    ),
+}
+
 #: how long a writer waits for another process's write lock before giving up (ms)
 BUSY_TIMEOUT_MS = 30_000
+
+_T = TypeVar("_T")
 
 
 def _param(value: Any) -> Any:
@@ -82,41 +103,128 @@ def where(filters: Mapping[str, Any], *always: str) -> tuple[str, list[Any]]:
     return " AND ".join(clauses) or "1 = 1", params
 
 
-class Tx:
-    """One open transaction: small query helpers that convert parameters and rows."""
+class Connection:
+    """One ``sqlite3`` connection: quick statements inline, waiting calls on its own thread.
 
-    def __init__(self, conn: aiosqlite.Connection, now: datetime) -> None:
+    Never used by two threads at once: the store's lock admits one transaction at a
+    time, and :meth:`offload` waits for its call to finish even when its caller is
+    cancelled.
+    """
+
+    def __init__(self, raw: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
+        self.raw = raw
+        self._executor = executor
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open on the connection."""
+        return self.raw.in_transaction
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """Run a statement here and now."""
+        return self.raw.execute(sql, params)
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Run a query here and now; every row."""
+        return self.raw.execute(sql, params).fetchall()
+
+    async def offload(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run ``fn(*args)`` on the connection's thread; a cancelled caller still waits for it."""
+        future = asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        cancelled = False
+        while True:
+            try:
+                result = await asyncio.shield(future)
+                break
+            except asyncio.CancelledError:
+                if future.done():
+                    raise
+                cancelled = True  # the call runs on regardless: never leave it half-way
+        if cancelled:
+            raise asyncio.CancelledError
+        return result
+
+    async def begin_write(self) -> None:
+        """``BEGIN IMMEDIATE``: here when the write lock is free, else wait for it on the thread.
+
+        Waiting here would block the event loop — and deadlock when the writer holding
+        the lock is another store of this very process.
+        """
+        raw = self.raw
+        raw.execute("PRAGMA busy_timeout = 0")
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+        finally:
+            raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await self.offload(raw.execute, "BEGIN IMMEDIATE")
+
+    async def commit_write(self) -> None:
+        """``COMMIT`` a write transaction: the fsync, on the thread."""
+        await self.offload(self.raw.execute, "COMMIT")
+
+    async def execute_fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Run a query on the connection's thread (for a statement that may wait on a lock)."""
+        return await self.offload(self.rows, sql, params)
+
+    async def close(self) -> None:
+        """Close the connection and stop its thread."""
+        try:
+            await self.offload(self.raw.close)
+        finally:
+            self._executor.shutdown(wait=False)
+
+
+async def connect(path: str) -> Connection:
+    """Open ``path`` in autocommit mode (transactions are explicit) on a fresh thread."""
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ideamine-sqlite")
+    try:
+        raw = await asyncio.get_running_loop().run_in_executor(
+            executor, lambda: sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        )
+    except BaseException:
+        executor.shutdown(wait=False)
+        raise
+    raw.row_factory = sqlite3.Row
+    return Connection(raw, executor)
+
+
+class Tx:
+    """One open transaction: small query helpers that convert parameters and rows.
+
+    The helpers are coroutines for the mixins' sake; each runs its statement at once
+    (see the module docstring).
+    """
+
+    def __init__(self, conn: Connection, now: datetime) -> None:
         self._conn = conn
         #: the transaction's clock: every time it writes is this instant
         self.now = now
 
     async def all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Every row of a query, as dicts."""
-        rows = await self._conn.execute_fetchall(sql, [_param(p) for p in params])
-        return [dict(r) for r in rows]
+        return [dict(r) for r in self._conn.rows(sql, [_param(p) for p in params])]
 
     async def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
         """The first row of a query, or None."""
-        rows = await self.all(sql, params)
-        return rows[0] if rows else None
+        row = self._conn.execute(sql, [_param(p) for p in params]).fetchone()
+        return None if row is None else dict(row)
 
     async def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Execute a statement; returns the number of rows it changed."""
-        cursor = await self._conn.execute(sql, [_param(p) for p in params])
-        count = cursor.rowcount
-        await cursor.close()
-        return count
+        return self._conn.execute(sql, [_param(p) for p in params]).rowcount
 
     async def insert(self, table: str, values: Mapping[str, Any]) -> int | None:
         """INSERT one row from a column → value mapping; returns its rowid."""
         cols = ", ".join(values)
         marks = ", ".join("?" for _ in values)
-        cursor = await self._conn.execute(
+        cursor = self._conn.execute(
             f"INSERT INTO {table} ({cols}) VALUES ({marks})", [_param(v) for v in values.values()]
         )
-        rowid = cursor.lastrowid
-        await cursor.close()
-        return rowid
+        return cursor.lastrowid
 
     async def update(self, table: str, values: Mapping[str, Any], where: str, params: Sequence[Any]) -> int:
         """UPDATE ``table`` SET the given columns WHERE ``where``; returns rows changed."""
@@ -176,7 +284,7 @@ class SqliteBase:
 
     def __init__(self, path: str | Path) -> None:
         self._path = str(path)
-        self._conn: aiosqlite.Connection | None = None
+        self._conn: Connection | None = None
         self._lock = asyncio.Lock()  #: one transaction at a time on the one connection
 
     @property
@@ -189,33 +297,25 @@ class SqliteBase:
         if self._conn is not None:
             return
         try:
-            conn = await aiosqlite.connect(self._path, isolation_level=None)
+            conn = await connect(self._path)
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot open SQLite database {self._path}: {exc}") from exc
         try:
-            conn.row_factory = sqlite3.Row
-            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            await conn.execute("PRAGMA journal_mode = WAL")
-            await conn.execute("PRAGMA synchronous = FULL")
-            await conn.execute("PRAGMA foreign_keys = ON")
+            await conn.offload(_configure, conn.raw)
             await self._ensure_schema(conn)
         except BaseException:
             await conn.close()
             raise
         self._conn = conn
 
-    async def _ensure_schema(self, conn: aiosqlite.Connection) -> None:
+    async def _ensure_schema(self, conn: Connection) -> None:
         version = await _user_version(conn)
         if version == 0:
-            tables = await conn.execute_fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
-            if not list(tables):
-                try:
-                    await conn.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA_SQL}\nCOMMIT;")
-                except sqlite3.OperationalError:
-                    # another process created it between our check and our write lock
-                    if conn.in_transaction:
-                        await conn.execute("ROLLBACK")
+            if not await conn.execute_fetchall("SELECT name FROM sqlite_master WHERE type = 'table'"):
+                await conn.offload(_create_schema, conn.raw)
                 version = await _user_version(conn)
+        if 0 < version < SCHEMA_VERSION:
+            version = await _upgrade(conn, version)
         if version != SCHEMA_VERSION:
             raise StoreUnavailable(
                 f"{self._path} is not an IdeaMine SQLite database of schema version {SCHEMA_VERSION} "
@@ -255,22 +355,67 @@ class SqliteBase:
             raise StoreUnavailable("the SQLite store is not open")
         async with self._lock:
             try:
-                await conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                if write:
+                    await conn.begin_write()
+                else:
+                    conn.execute("BEGIN")  # a WAL read snapshot: never waits for a writer
                 yield Tx(conn, utcnow())
-                await conn.execute("COMMIT")
+                if write:
+                    await conn.commit_write()
+                else:
+                    conn.execute("COMMIT")
             except sqlite3.OperationalError as exc:
-                await _rollback(conn)
+                _rollback(conn)
                 raise StoreUnavailable(f"SQLite error: {exc}") from exc
             except BaseException:
-                await _rollback(conn)
+                _rollback(conn)
                 raise
 
 
-async def _user_version(conn: aiosqlite.Connection) -> int:
-    rows = list(await conn.execute_fetchall("PRAGMA user_version"))
+def _configure(raw: sqlite3.Connection) -> None:
+    raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    raw.execute("PRAGMA journal_mode = WAL")
+    raw.execute("PRAGMA synchronous = FULL")
+    raw.execute("PRAGMA foreign_keys = ON")
+
+
+def _create_schema(raw: sqlite3.Connection) -> None:
+    try:
+        raw.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA_SQL}\nCOMMIT;")
+    except sqlite3.OperationalError:
+        # another process created it between our check and our write lock
+        if raw.in_transaction:
+            raw.execute("ROLLBACK")
+
+
+async def _upgrade(conn: Connection, version: int) -> int:
+    """Apply :data:`UPGRADES` from ``version`` on, each step in one immediate transaction.
+
+    The version is read again under the write lock, so two processes opening one old
+    file upgrade it once. Returns the version reached (unchanged when no step is known,
+    and the caller refuses the file).
+    """
+    while version in UPGRADES:
+        await conn.execute_fetchall("BEGIN IMMEDIATE")
+        try:
+            if await _user_version(conn) == version:  # else another process did this step
+                for statement in UPGRADES[version]:
+                    await conn.execute_fetchall(statement)
+                await conn.execute_fetchall(f"PRAGMA user_version = {version + 1}")
+            await conn.execute_fetchall("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                await conn.execute_fetchall("ROLLBACK")
+            raise
+        version = await _user_version(conn)
+    return version
+
+
+async def _user_version(conn: Connection) -> int:
+    rows = await conn.execute_fetchall("PRAGMA user_version")
     return int(rows[0][0])
 
 
-async def _rollback(conn: aiosqlite.Connection) -> None:
+def _rollback(conn: Connection) -> None:
     if conn.in_transaction:
-        await conn.execute("ROLLBACK")
+        conn.execute("ROLLBACK")
