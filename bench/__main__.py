@@ -36,11 +36,11 @@ STEPS: dict[str, tuple[list[str], list[str] | None]] = {
     "store": ([], None),
     "queue": ([], None),
     "agents": ([], None),
-    "pipeline": ([], None),
+    "pipeline": ([], ["--examples=todo-app", "--delay-ms=50", "--hosts=1"]),
     "gateway": ([], None),
 }
 #: benchmarks that take --results (the others always write bench/results/)
-_OWN_RESULTS = {"throughput", "latency", "recovery", "scale"}
+_OWN_RESULTS = {"throughput", "latency", "recovery", "scale", "pipeline"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,10 +1,23 @@
-"""Pipeline wall time: the three examples through all their phases, embedded, offline model.
+"""Pipeline wall time: the three examples through all their phases, embedded and distributed.
 
-Each example runs in its own child process so its peak RSS is its own. Per phase it
-reports wall time (phase.started → phase.completed from the ledger) and orchestration
-overhead = phase wall time − the time agents spent running (task.started → task.succeeded
-of the phase's tasks, counting overlapping tasks once). Aims (issue #6): healthcare, all 13
-phases, ≤ 5 s and ≤ 300 MB.
+Four measurements in one run, on the same machine:
+
+1. **embedded, offline model** — SQLite, in-process queue and worker; each example in its
+   own child process so its peak RSS is its own (aims of issue #6: healthcare, all 13
+   phases, ≤ 5 s and ≤ 300 MB);
+2. **distributed, offline model** — orchestrator + ``--hosts`` agent hosts + PostgreSQL +
+   Redis (:class:`bench._stack.Stack`), the examples submitted over the API one after
+   another;
+3. and 4. **the same two with a slow model** — agents on ``--model anthropic`` against a
+   local Messages API server that answers like the offline model after ``--delay-ms``
+   (:mod:`bench._model_server`).
+
+Per run: wall time (ledger ``run.started`` → end), per phase wall time and orchestration
+overhead (phase wall time − time its agents were running, overlapping tasks counted
+once), the critical path (longest chain of dependent agent work, :mod:`bench.critical_path`)
+and parallel efficiency = critical path ÷ wall time (aim ≥ 0.9 with the slow model), with
+the realized chain splitting the wall time into agent work, engine reaction, queue wait and
+waits for a phase's parallelism slot.
 
 Run: ``venv/bin/python -m bench.pipeline`` → ``bench/results/pipeline.json``.
 """
@@ -16,109 +29,92 @@ import asyncio
 import json
 import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
 from typing import Any
 
-from bench._common import peak_rss_mb, write_result
+from bench._cli import add_results
+from bench._pipeline_runs import NAMES, distributed, embedded
+from bench._results import save
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "orchestrations"
-NAMES = ("todo-app", "iot-dashboard", "healthcare-platform")
-
-
-def _union_seconds(spans: list[tuple[float, float]]) -> float:
-    total, end = 0.0, float("-inf")
-    for a, b in sorted(spans):
-        if b <= end:
-            continue
-        total += b - max(a, end)
-        end = b
-    return total
+#: parallel efficiency the issue aims at (with the slow model)
+EFFICIENCY_AIM = 0.9
 
 
-async def _one(name: str) -> dict[str, Any]:
-    from ideamine.embedded import EmbeddedRuntime
-    from ideamine.llm.offline import OfflineProvider
-    from ideamine.runfile import load_run_file
-
-    request = load_run_file(str(EXAMPLES / f"{name}.yaml"))
-    with tempfile.TemporaryDirectory() as d:
-        t0 = time.perf_counter()
-        async with EmbeddedRuntime(db_path=Path(d) / "db.sqlite3", provider=OfflineProvider()) as rt:
-            t_open = time.perf_counter()
-            run = await rt.submit(request)
-            final = await rt.drive(run.id)
-            t_done = time.perf_counter()
-            events = await rt.store.list_events(run.id, limit=1_000_000)
-            tasks = await rt.store.list_tasks(run.id)
-    phases: dict[str, dict[str, Any]] = {}
-    started: dict[str, float] = {}
-    task_start: dict[str, float] = {}
-    task_spans: dict[str, list[tuple[float, float]]] = {}
-    for e in events:
-        ts = e.created_at.timestamp()
-        if e.type == "phase.started" and e.phase and e.phase not in started:
-            started[e.phase] = ts
-        elif e.type == "phase.completed" and e.phase in started:
-            phases[e.phase] = {"wall_s": ts - started[e.phase]}
-        elif e.type == "task.started" and e.task_id:
-            task_start[e.task_id] = ts
-        elif e.type == "task.succeeded" and e.task_id in task_start and e.phase:
-            task_spans.setdefault(e.phase, []).append((task_start[e.task_id], ts))
-    for p, row in phases.items():
-        busy = _union_seconds(task_spans.get(p, []))
-        row["agent_busy_s"] = busy
-        row["overhead_s"] = max(row["wall_s"] - busy, 0.0)
-    return {
-        "example": name,
-        "status": final.status.value,
-        "phases": len(final.phases),
-        "tasks": len(tasks),
-        "startup_s": t_open - t0,
-        "run_wall_s": t_done - t_open,
-        "per_phase": phases,
-        "peak_rss_mb": peak_rss_mb(),
-    }
+def _child(name: str, delay_ms: int | None) -> dict[str, Any]:
+    argv = [sys.executable, "-m", "bench.pipeline", "--child", name]
+    if delay_ms is not None:
+        argv.append(f"--child-delay-ms={delay_ms}")
+    out = subprocess.run(argv, capture_output=True, text=True, check=True)
+    row: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return row
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """Run every example in a child process and print a table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.child:
-        print(json.dumps(asyncio.run(_one(args.child))))
-        return {}
-    rows = []
-    for name in NAMES:
-        out = subprocess.run(
-            [sys.executable, "-m", "bench.pipeline", "--child", name],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+def _print(title: str, rows: list[dict[str, Any]]) -> None:
+    print(f"-- {title}")
     print(
-        f"{'example':<22}{'status':<11}{'phases':>7}{'tasks':>7}{'run s':>9}{'overhead s':>12}{'peak MB':>9}"
+        f"{'example':<22}{'status':<11}{'tasks':>6}{'wall s':>9}{'overhead s':>12}"
+        f"{'crit. path s':>14}{'efficiency':>12}"
     )
     for r in rows:
-        overhead = sum(p["overhead_s"] for p in r["per_phase"].values())
         print(
-            f"{r['example']:<22}{r['status']:<11}{r['phases']:>7}{r['tasks']:>7}{r['run_wall_s']:>9.2f}"
-            f"{overhead:>12.2f}{r['peak_rss_mb']:>9.0f}"
+            f"{r['example']:<22}{r['status']:<11}{r['tasks']:>6}{r['run_wall_s']:>9.2f}{r['overhead_s']:>12.2f}"
+            f"{r['critical_path_s']:>14.2f}{r['parallel_efficiency']:>12.2f}"
         )
-    health = next(r for r in rows if r["example"] == "healthcare-platform")
-    summary = {
-        "examples": rows,
-        "aims": {
+
+
+def measure(names: list[str], *, delay_ms: int, hosts: int, embedded_too: bool = True) -> dict[str, Any]:
+    """All four measurements; the result file's content."""
+    out: dict[str, Any] = {"hosts": hosts, "delay_ms": delay_ms}
+    out["examples"] = [_child(n, None) for n in names] if embedded_too else []
+    out["distributed"] = asyncio.run(distributed(names, hosts=hosts))
+    slow: dict[str, Any] = {"delay_ms": delay_ms}
+    slow["embedded"] = [_child(n, delay_ms) for n in names] if embedded_too else []
+    slow["distributed"] = asyncio.run(distributed(names, hosts=hosts, delay_s=delay_ms / 1000))
+    out["slow_model"] = slow
+    if out["examples"]:
+        _print("embedded, offline model", out["examples"])
+    _print(f"distributed ({hosts} agent hosts), offline model", out["distributed"])
+    if slow["embedded"]:
+        _print(f"embedded, model answering after {delay_ms} ms", slow["embedded"])
+    _print(f"distributed ({hosts} agent hosts), model answering after {delay_ms} ms", slow["distributed"])
+    aims: dict[str, Any] = {"parallel_efficiency_min": EFFICIENCY_AIM}
+    health = next((r for r in out["examples"] if r["example"] == "healthcare-platform"), None)
+    if health is not None:
+        aims |= {
             "healthcare_wall_s_max": 5.0,
             "healthcare_rss_mb_max": 300.0,
             "healthcare_wall_s": health["run_wall_s"],
             "healthcare_peak_rss_mb": health["peak_rss_mb"],
-        },
+        }
+    aims["distributed_slow_efficiency"] = {
+        r["example"]: r["parallel_efficiency"] for r in slow["distributed"]
     }
-    print(f"wrote {write_result('pipeline', summary)}")
+    out["aims"] = aims
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Measure, print the tables and write ``pipeline.json``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--examples", default=",".join(NAMES), help=f"comma list of: {', '.join(NAMES)}")
+    parser.add_argument("--delay-ms", type=int, default=300, help="slow model's added delay per call")
+    parser.add_argument("--hosts", type=int, default=2, help="agent hosts of the distributed stack")
+    parser.add_argument("--no-embedded", action="store_true", help="distributed measurements only")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--child-delay-ms", type=int, help=argparse.SUPPRESS)
+    add_results(parser)
+    args = parser.parse_args(argv)
+    if args.child:  # one embedded run in this (child) process
+        delay = None if args.child_delay_ms is None else args.child_delay_ms / 1000
+        print(json.dumps(asyncio.run(embedded(args.child, delay))))
+        return {}
+    names = [n for n in args.examples.split(",") if n]
+    unknown = [n for n in names if n not in NAMES]
+    if not names or unknown:
+        parser.error(f"--examples takes a comma list of {', '.join(NAMES)}, not {args.examples!r}")
+    if args.delay_ms < 0 or args.hosts < 1:
+        parser.error("--delay-ms must be ≥ 0 and --hosts ≥ 1")
+    summary = measure(names, delay_ms=args.delay_ms, hosts=args.hosts, embedded_too=not args.no_embedded)
+    print(f"wrote {save('pipeline', summary, args.results)}")
     return summary
 
 

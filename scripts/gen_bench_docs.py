@@ -15,6 +15,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script: make bench/ importable
+
+from bench.pipeline_docs import pipeline_section  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results"
 DOCS = ROOT / "docs"
 
@@ -193,12 +197,6 @@ def scale_section(results: dict[str, Result]) -> list[str]:
 def other_section(results: dict[str, Result]) -> list[str]:
     """One line per older benchmark file, with its headline figures."""
     lines = []
-    pipe = results.get("pipeline", {}).get("examples")
-    if pipe:
-        lines += [
-            f"- pipeline (embedded, offline): {r['example']} {r['status']}, {r['phases']} phases, {r['tasks']} tasks in {_n(r['run_wall_s'], 2)} s"
-            for r in pipe
-        ]
     ag = results.get("agents", {}).get("host_overhead")
     if ag:
         lines.append(
@@ -270,6 +268,10 @@ def render(results: dict[str, Result]) -> str:
         "",
         *scale_section(results),
         "",
+        "## Pipeline wall time",
+        "",
+        *pipeline_section(results),
+        "",
         "## Other benchmarks",
         "",
         *other_section(results),
@@ -291,7 +293,7 @@ def chart(results: dict[str, Result], path: Path) -> None:
     ax = axes[0][0]
     bars = ax.barh(labels, [r["tasks_per_s"] for _, r in rows], color="tab:blue")
     ax.bar_label(bars, fmt="%.0f", padding=3, fontsize=8)
-    ax.set_xscale("log")
+    ax.set_xscale("log" if rows else "linear")  # log of nothing fails
     ax.set_title("No-op throughput (tasks/s, log)")
     ax.invert_yaxis()
     ax = axes[0][1]
@@ -299,7 +301,7 @@ def chart(results: dict[str, Result], path: Path) -> None:
     ax.barh([i - 0.2 for i in y], [r["queue_wait_ms"]["p50"] for _, r in rows], height=0.4, label="p50")
     ax.barh([i + 0.2 for i in y], [r["queue_wait_ms"]["p99"] for _, r in rows], height=0.4, label="p99")
     ax.set_yticks(list(y), labels)
-    ax.set_xscale("log")
+    ax.set_xscale("log" if rows else "linear")  # log of nothing fails
     ax.set_title("Queue wait (ms, log)")
     ax.invert_yaxis()
     ax.legend()
@@ -310,7 +312,7 @@ def chart(results: dict[str, Result], path: Path) -> None:
         for q in ("p50", "p99"):
             ax.plot([int(r) for r in rates], [lat[r][key][q] for r in rates], style, label=f"{key[:-3]} {q}")
     ax.set_xlabel("offered tasks/s")
-    ax.set_yscale("log")
+    ax.set_yscale("log" if rates else "linear")
     ax.set_title("Dispatch latency (ms, log)")
     if rates:
         ax.legend(fontsize=8)

@@ -24,6 +24,7 @@ from bench import ceiling, latency, recovery, scale, throughput
 from bench._results import save
 from bench._stack import Stack
 from bench.peers import _venv, celery_bench, temporal_bench
+from tests.bench.docs import render_docs
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 #: the async tests share the module's event loop (the stack fixture lives in it)
@@ -76,13 +77,7 @@ async def test_distributed_paths_and_docs(stack: Stack, tmp_path: Path) -> None:
     save("recovery", {"runs": [{**rec, "lease_seconds": 2.0}]}, results)
     save("scale", {"hosts": grown}, results)
     docs = tmp_path / "docs"
-    done = subprocess.run(
-        [sys.executable, "scripts/gen_bench_docs.py", f"--results={results}", f"--out={docs}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = render_docs(results, docs)
     assert done.returncode == 0, done.stderr
     page = (docs / "benchmarks.md").read_text()
     for heading in ("No-op fan-out throughput", "Dispatch latency", "Recovery after kill -9", "Scale"):

@@ -1,0 +1,163 @@
+"""The "Pipeline wall time" section of docs/benchmarks.md, rendered from ``pipeline.json``.
+
+Kept apart from ``scripts/gen_bench_docs.py`` (which calls :func:`pipeline_section`) so
+the page generator stays one screenful per benchmark.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+__all__ = ["pipeline_section"]
+
+DEFINITION = (
+    "**Critical path** = the heaviest chain of dependent agent work the run recorded: each task weighs its "
+    "own `started → finished` time (the agent and its model calls), and a task depends on every task of the "
+    "phases its phase `needs` (the phase DAG), on the tasks its catalogue entry runs `after` (same story "
+    "for per-story tasks), and on every task of an earlier step of its own phase (dispatch, then the "
+    "clarifier's questions, then each answer round, then the next gate attempt). Nothing could finish the "
+    "run sooner, however many workers there were. **Parallel efficiency** = critical path ÷ run wall time "
+    "(ledger `run.started` → `run.completed`); 1.0 means the orchestration added nothing between dependent "
+    "calls. The realized chain walks back from the last task through whichever task each one actually "
+    "waited for and splits the wall time into agent work, engine reaction (predecessor finished → task "
+    "created), queue wait (created → a worker started it) and slot waits (the phase's `parallelism` cap was "
+    "full); with head and tail these add up to the wall time. Computed by `bench/critical_path.py`."
+)
+
+
+def _n(value: Any, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:,.{digits}f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(r) + " |" for r in rows),
+    ]
+
+
+def _by_name(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {r["example"]: r for r in rows}
+
+
+def _overview(p: dict[str, Any]) -> list[str]:
+    emb, dist = _by_name(p.get("examples", [])), _by_name(p.get("distributed", []))
+    rows = []
+    for name in dict.fromkeys([*emb, *dist]):
+        e, d = emb.get(name, {}), dist.get(name, {})
+        rows.append(
+            [
+                name,
+                str(e.get("status") or d.get("status")),
+                str(e.get("tasks", d.get("tasks", "?"))),
+                _n(e.get("run_wall_s")),
+                _n(e.get("overhead_s")),
+                _n(e.get("peak_rss_mb"), 0),
+                _n(d.get("run_wall_s")),
+                _n(d.get("overhead_s")),
+            ]
+        )
+    head = [
+        "example",
+        "status",
+        "tasks",
+        "embedded wall (s)",
+        "embedded overhead (s)",
+        "embedded peak MB",
+        "distributed wall (s)",
+        "distributed overhead (s)",
+    ]
+    return _table(head, rows)
+
+
+def _per_phase(p: dict[str, Any]) -> list[str]:
+    emb, dist = _by_name(p.get("examples", [])), _by_name(p.get("distributed", []))
+    out: list[str] = []
+    for name in dict.fromkeys([*emb, *dist]):
+        e, d = emb.get(name, {}).get("per_phase", {}), dist.get(name, {}).get("per_phase", {})
+        rows = [
+            [
+                phase,
+                _n(e.get(phase, {}).get("wall_s")),
+                _n(e.get(phase, {}).get("overhead_s")),
+                _n(d.get(phase, {}).get("wall_s")),
+                _n(d.get(phase, {}).get("overhead_s")),
+            ]
+            for phase in dict.fromkeys([*e, *d])
+        ]
+        out += ["", f"**{name}**, per phase (seconds):", ""]
+        head = ["phase", "embedded wall", "embedded overhead", "distributed wall", "distributed overhead"]
+        out += _table(head, rows)
+    return out
+
+
+def _slow(p: dict[str, Any], hosts: Any) -> list[str]:
+    slow = p.get("slow_model", {})
+    rows = []
+    for mode, label in (("embedded", "embedded"), ("distributed", f"distributed, {hosts} hosts")):
+        for r in slow.get(mode, []):
+            c = r.get("realized_chain", {})
+            rows.append(
+                [
+                    r["example"],
+                    label,
+                    str(r["tasks"]),
+                    _n(r["run_wall_s"]),
+                    _n(r["critical_path_s"]),
+                    f"**{_n(r['parallel_efficiency'])}**",
+                    str(c.get("tasks", "?")),
+                    _n(c.get("reaction")),
+                    _n(c.get("queue_wait")),
+                    f"{_n(c.get('slot_wait'))} ({c.get('slot_waits', 0)})",
+                ]
+            )
+    head = [
+        "example",
+        "mode",
+        "tasks",
+        "wall (s)",
+        "critical path (s)",
+        "efficiency",
+        "chain tasks",
+        "engine reaction (s)",
+        "queue wait (s)",
+        "slot waits (s, count)",
+    ]
+    return _table(head, rows)
+
+
+def pipeline_section(results: dict[str, dict[str, Any]]) -> list[str]:
+    """Overview, per-phase overhead and the slow-model efficiency table (or a note when missing)."""
+    p = results.get("pipeline")
+    if not p or "examples" not in p:
+        return ["No `pipeline.json` yet: run `python -m bench --only pipeline`."]
+    hosts = p.get("hosts", "?")
+    out = [
+        "The three examples through every phase, offline model: embedded (SQLite, in-process queue, one "
+        f"child process per example) and distributed (orchestrator + {hosts} agent hosts + PostgreSQL + "
+        "Redis, submitted over the API one after another). Wall time is the ledger's `run.started` → "
+        "`run.completed`; orchestration overhead is a phase's wall time minus the time its agents were "
+        "running (overlapping tasks counted once), summed over the phases.",
+        "",
+        *_overview(p),
+        *_per_phase(p),
+    ]
+    if "slow_model" in p:
+        delay = p["slow_model"].get("delay_ms", "?")
+        out += [
+            "",
+            f"### With a model taking {delay} ms per call",
+            "",
+            "The same runs with agents on `--model anthropic` (the real SDK, real HTTP) against a local "
+            f"Messages API server that answers like the offline model after {delay} ms (`bench/_model_server.py`). "
+            "Target: parallel efficiency ≥ 0.9.",
+            "",
+            *_slow(p, hosts),
+            "",
+            DEFINITION,
+        ]
+    return out
