@@ -1,18 +1,28 @@
-"""Builds the frozen :class:`~ideamine.agents.AgentContext` for one task from the store."""
+"""Builds the frozen :class:`~ideamine.agents.AgentContext` for one task from the store.
+
+A task reads only its inputs (:func:`input_types` plus the artifacts its input names),
+in one store call — not every artifact of its run, which made a large single-run
+fan-out quadratic. The run summary is read only for agents that declare
+``needs_run_summary``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from ideamine.agents import AgentContext, LLMClient, TaskInfo
+from ideamine.catalogue import load_catalogue
 from ideamine.enums import QuestionStatus
+from ideamine.errors import CatalogError
 from ideamine.store.base import RunStore
 from ideamine.store.records import TaskRecord
 
-__all__ = ["task_info", "build_context", "run_summary"]
+__all__ = ["task_info", "build_context", "input_types", "run_summary"]
 
-#: artifact types with one artifact per story (the context lists them all)
+#: question statuses whose answers reach the agent (accepted, from a person, or assumed)
 _ANSWERED = (QuestionStatus.ACCEPTED, QuestionStatus.ANSWERED_BY_HUMAN, QuestionStatus.ASSUMED)
 
 
@@ -54,17 +64,53 @@ async def run_summary(store: RunStore, run_id: str) -> dict[str, Any]:
     return {"gates": list(latest.values()), "cost": cost}
 
 
+def input_types(agent: type[Any], task: TaskRecord) -> tuple[str, ...]:
+    """The artifact types a task of ``agent`` may read — what its context is built from.
+
+    Those are the types the catalogue gives the task's phase and every phase it needs
+    (what the engine hashes into the task's idempotency key), the types the agent
+    declares in ``consumes``, and what the task's ``after`` tasks produce. Nothing else:
+    a run fanned out to 10,000 tasks must not hand each task the other 9,999 results.
+    """
+    types = set(getattr(agent, "consumes", ()))
+    catalogue = load_catalogue()
+    with contextlib.suppress(CatalogError):  # "*" (serves every phase) or a phase of no catalogue
+        for name in catalogue.closure([task.phase]):
+            types.update(catalogue.phase(name).artifact_types)
+    decls: Mapping[str, Any] = getattr(agent, "tasks", {})
+    decl = decls.get(str(task.input.get("task", task.task_key)))
+    for key in getattr(decl, "after", ()):
+        if key in decls:
+            types.update(decls[key].produces)
+    return tuple(sorted(types))
+
+
+def _named_ids(task: TaskRecord) -> tuple[str, ...]:
+    """Artifact ids the task's submitter named (``TaskService.SubmitTasks`` input)."""
+    ids = task.input.get("input_artifact_ids")
+    return tuple(str(i) for i in ids) if isinstance(ids, list) else ()
+
+
 async def build_context(
     store: RunStore,
     task: TaskRecord,
     *,
     llm: LLMClient,
     heartbeat: Callable[[], Awaitable[None]],
+    types: Sequence[str],
     with_run_summary: bool = False,
+    cancelled: asyncio.Event | None = None,
 ) -> AgentContext:
-    """Everything the agent may read: idea, accepted artifacts, story, feedback, answers."""
-    run = await store.get_run(task.run_id)
-    records = await store.list_artifacts(task.run_id)
+    """Everything the agent may read: idea, its input artifacts, story, feedback, answers.
+
+    Args:
+        types: the artifact types the task reads (:func:`input_types`); artifacts the
+            task's input names by id come too. One store read, whatever the run's size.
+        with_run_summary: add gate results and spend (only agents that ask for it).
+        cancelled: set by the host when the task's lease is lost (the agent may stop).
+    """
+    inputs = await store.read_task_inputs(task.run_id, types=types, artifact_ids=_named_ids(task))
+    records = inputs.artifacts
     story_id = task.input.get("story_id")
     artifacts: dict[str, Any] = {}
     ids: dict[str, str] = {}
@@ -79,17 +125,16 @@ async def build_context(
     index = tuple(
         {"id": r.id, "type": r.type, "phase": r.phase, "sha256": r.sha256, "key": r.key} for r in records
     )
-    questions = await store.list_questions(task.run_id)
     answers = tuple(
         {"question": q.text, "answer": q.answer, "status": q.status.value}
-        for q in questions
+        for q in inputs.questions
         if q.status in _ANSWERED and q.answer
     )
     summary = await run_summary(store, task.run_id) if with_run_summary else {}
     story = task.input.get("story")
     return AgentContext(
         info=task_info(task),
-        idea=run.idea,
+        idea=inputs.idea,
         llm=llm,
         artifacts=artifacts,
         artifact_ids=ids,
@@ -100,4 +145,5 @@ async def build_context(
         answers=answers,
         run_summary=summary,
         heartbeat=heartbeat,
+        cancelled=cancelled if cancelled is not None else asyncio.Event(),
     )

@@ -2,17 +2,25 @@
 
 One worker per agent host process (or one in the embedded process). For each delivery:
 
-1. Load the task row. A terminal task, or a message for an older attempt, is acked and
-   dropped (a redelivery or a stale duplicate).
-2. If the task's idempotency key already has a committed result, ack without running
-   the agent — the effect exists and its model calls were paid once.
-3. ``start_task`` (QUEUED → RUNNING, fenced by attempt). A RUNNING task whose lease
-   expired (its worker died) is re-queued with attempt + 1 instead.
-4. Run the agent with its deadline while a heartbeat loop extends both the store lease
-   and the queue lease.
-5. Validate every artifact against the agent's schema, then commit result + artifacts +
+1. Load the task row joined to its idempotency key's result (one read). A terminal
+   task, or a message for an older attempt, is acked and dropped (a redelivery or a
+   stale duplicate).
+2. If the key already has a committed result, the agent is not run — the effect exists
+   and its model calls were paid once; a row still QUEUED/RUNNING is marked SUCCEEDED
+   (with its notice) so it is not left stuck, then the entry is acked.
+3. A RUNNING task whose lease expired (its worker died) is re-queued with attempt + 1.
+   One whose lease is still live is *left pending*, not acked: its holder may be dead
+   with time left on its lease, and acking would strand the task until the reconciler.
+   The entry is reclaimed again after the lease (no busy loop) and re-checked.
+4. ``start_task_with_events`` (QUEUED → RUNNING fenced by attempt, plus ``task.started``)
+   in one transaction; the context is read in one call with only the task's inputs.
+5. Run the agent with its deadline while a heartbeat loop renews the store lease and the
+   queue entry (:mod:`agent_host.lease`). When a renewal reports the lease lost, the
+   agent is cancelled: nothing is committed or failed; if only the queue entry went,
+   the task is re-queued at once as a new attempt.
+6. Validate every artifact against the agent's schema, then commit result + artifacts +
    ledger events + completion notice in one transaction; only then ack.
-6. Failures are recorded with their reason and retryable flag (the engine heals).
+7. Failures are recorded with their reason and retryable flag (the engine heals).
 
 How the agent runs is pluggable (:data:`AgentRunner`): in this process by default, or in
 a resource-limited child process (``agent_host.isolation.ProcessRunner``). Either way the
@@ -32,11 +40,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from agent_host.context import build_context, task_info
+from agent_host.context import build_context, input_types, task_info
+from agent_host.lease import Lease, LeaseLost
 from ideamine import metrics, tracing
 from ideamine.agents import AgentContext, Artifact, TaskInfo
 from ideamine.enums import TERMINAL_TASK_STATUSES, TaskStatus
-from ideamine.errors import AgentError, Conflict, IdeaMineError, NotFound, encode_task_error
+from ideamine.errors import AgentError, Conflict, IdeaMineError, NotFound, StaleAttempt, encode_task_error
 from ideamine.llm.base import LLMProvider
 from ideamine.llm.breaker import BreakerRegistry
 from ideamine.llm.client import MeteredLLM
@@ -44,7 +53,7 @@ from ideamine.plugins import AgentEntry, AgentRegistry
 from ideamine.queue.base import TaskQueue
 from ideamine.queue.message import Delivery, TaskMessage
 from ideamine.store.base import RunStore
-from ideamine.store.records import Event, NewArtifact, TaskRecord
+from ideamine.store.records import Event, NewArtifact, TaskRecord, TaskResultRecord
 
 __all__ = ["AgentRunner", "TaskWorker"]
 
@@ -226,9 +235,10 @@ class TaskWorker:
         msg = delivery.message
         if delivery.deliveries > 1:
             metrics.TASK_REDELIVERIES.labels(agent=msg.agent).inc()
+        settled = True
         try:
             with tracing.task_span(msg), metrics.HOST_BUSY.track_inprogress():
-                await self._handle(delivery)
+                settled = await self._handle(delivery)
         except IdeaMineError as exc:
             log.warning("task %s attempt %s: %s", msg.task_id, msg.attempt, exc.message)
         except asyncio.CancelledError:
@@ -238,7 +248,8 @@ class TaskWorker:
         except Exception:  # a bug must not kill the consumer loop; the lease heals the task
             log.exception("task %s attempt %s crashed the worker path", msg.task_id, msg.attempt)
             return
-        await self.queue.ack([delivery])
+        if settled:
+            await self.queue.ack([delivery])
 
     async def _requeue(self, task: TaskRecord, *, reason: str, event: str, label: str) -> None:
         """Re-queue ``task`` as attempt + 1 (fenced by its attempt), with a ledger event and a count."""
@@ -273,43 +284,94 @@ class TaskWorker:
         except IdeaMineError as exc:
             log.warning("could not release task %s on drain: %s", msg.task_id, exc.message)
 
-    async def _handle(self, delivery: Delivery[TaskMessage]) -> None:
+    async def _handle(self, delivery: Delivery[TaskMessage]) -> bool:
+        """Run one delivery; returns whether its entry is settled (ack) or must stay pending."""
         msg = delivery.message
         try:
-            task = await self.store.get_task(msg.task_id)
+            task, result = await self.store.get_task_with_result(msg.task_id)
         except NotFound:
-            return
+            return True
         if task.status in TERMINAL_TASK_STATUSES or task.attempt != msg.attempt:
-            return
-        if await self.store.get_task_result(task.idempotency_key) is not None:
-            await self.store.commit_task_result(task.id, attempt=task.attempt, output={}, artifacts=[])
+            return True
+        if result is not None:
+            await self._settle_done(task, result)
             metrics.IDEMPOTENT_HITS.labels(agent=task.agent).inc()
-            return
+            return True
         if task.status is TaskStatus.RUNNING:
-            if task.lease_expires_at is not None and task.lease_expires_at < datetime.now(UTC):
-                if task.attempt >= task.max_deliveries:  # every attempt lost its worker: a poison task
-                    await self._mark_dead(task.id, f"{task.attempt} attempts lost their worker")
-                else:
-                    await self._requeue(task, reason="worker lost", event="task.stalled", label="worker_lost")
-                await self._after_commit()  # publish the new attempt now, not on the next relay poll
-            return
+            return await self._running_elsewhere(task)
         queued_at = task.updated_at
-        task = await self.store.start_task(
-            task.id, attempt=task.attempt, worker=self.consumer, lease_seconds=self.lease_seconds
-        )
-        await self.store.append_events(
-            task.run_id,
-            [
-                Event(
-                    "task.started",
-                    {"attempt": task.attempt, "worker": self.consumer},
-                    phase=task.phase,
-                    task_id=task.id,
-                )
-            ],
-        )
+        try:
+            task = await self.store.start_task_with_events(
+                task.id,
+                attempt=task.attempt,
+                worker=self.consumer,
+                lease_seconds=self.lease_seconds,
+                events=[
+                    Event(
+                        "task.started",
+                        {"attempt": task.attempt, "worker": self.consumer},
+                        phase=task.phase,
+                        task_id=task.id,
+                    )
+                ],
+            )
+        except StaleAttempt:
+            return True  # a newer attempt exists: this message is history
+        except Conflict:
+            return False  # another delivery of this entry started it a moment ago: it holds the lease
         with metrics.task_running(task.agent, queued_at):
             await self._execute(task, delivery)
+        return True
+
+    async def _running_elsewhere(self, task: TaskRecord) -> bool:
+        """A delivery of a task some worker started: heal a lost worker, else leave it pending.
+
+        While the lease is live its holder may be alive (slow, or this very host) or may
+        have just died: acking would drop the only entry and, should the holder be dead,
+        strand the task until the reconciler. Left pending, the entry is reclaimed again
+        after ``lease_seconds`` of idleness (no busy loop) and this check runs again —
+        by then a dead holder's lease has run out. A live holder keeps the task: its
+        next lease renewal finds the entry taken and it hands the task back at once.
+        """
+        if task.lease_expires_at is None or task.lease_expires_at >= datetime.now(UTC):
+            log.info(
+                "task %s attempt %s is held by %s; entry left pending", task.id, task.attempt, task.worker
+            )
+            return False
+        if task.attempt >= task.max_deliveries:  # every attempt lost its worker: a poison task
+            await self._mark_dead(task.id, f"{task.attempt} attempts lost their worker")
+        else:
+            await self._requeue(task, reason="worker lost", event="task.stalled", label="worker_lost")
+        await self._after_commit()  # publish the new attempt now, not on the next relay poll
+        return True
+
+    async def _settle_done(self, task: TaskRecord, result: TaskResultRecord) -> None:
+        """Mark SUCCEEDED a task whose idempotency key's effect is already committed.
+
+        Its effect exists (committed by an earlier attempt or by another task of the same
+        key) and its model calls were paid once; the row must not stay QUEUED/RUNNING.
+        """
+        try:
+            await self.store.succeed_from_result(
+                task.id,
+                attempt=task.attempt,
+                events=[
+                    Event(
+                        "task.succeeded",
+                        {
+                            "artifacts": list(result.output.get("artifact_types", [])),
+                            "result_of": result.task_id,
+                        },
+                        phase=task.phase,
+                        task_id=task.id,
+                    )
+                ],
+                notice=self._notice(task, TaskStatus.SUCCEEDED),
+            )
+        except Conflict as exc:  # StaleAttempt too: the row moved on (another attempt, or it ended)
+            log.info("task %s: already-committed key not settled here: %s", task.id, exc.message)
+            return
+        await self._after_commit()
 
     async def _execute(self, task: TaskRecord, delivery: Delivery[TaskMessage]) -> None:
         entry = self.registry.get(task.agent)
@@ -325,28 +387,22 @@ class TaskWorker:
             max_repairs=self.max_repairs,
             breakers=self.breakers,
         )
-
-        async def heartbeat() -> None:
-            await self.store.heartbeat_task(
-                task.id, attempt=task.attempt, worker=self.consumer, lease_seconds=self.lease_seconds
-            )
-            await self.queue.extend(delivery)
-
-        beat = asyncio.create_task(self._beat(heartbeat))
+        lease = Lease(
+            self.store, self.queue, task, delivery, worker=self.consumer, seconds=self.lease_seconds
+        )
+        work = asyncio.create_task(self._run_agent(entry, task, llm, lease))
+        beat = asyncio.create_task(self._beat(lease, work))
         try:
-            context = await build_context(
-                self.store,
-                task,
-                llm=llm,
-                heartbeat=heartbeat,
-                with_run_summary=bool(getattr(entry.cls, "needs_run_summary", False)),
-            )
-            timeout = None
-            if task.deadline is not None:
-                timeout = max((task.deadline - datetime.now(UTC)).total_seconds(), 0.001)
-            async with asyncio.timeout(timeout):
-                produced = await self._runner(entry, context, task_info(task))
-            artifacts = self._validated(task, produced)
+            try:
+                await asyncio.wait({work})
+            except asyncio.CancelledError:  # drained: stop the agent with us
+                work.cancel()
+                await asyncio.wait({work})
+                raise
+            if lease.lost is not None:  # its result would be fenced: do not commit, do not fail
+                await self._lease_lost(task, lease.lost)
+                return
+            artifacts = self._validated(task, work.result())
         except Exception as exc:
             beat.cancel()
             self.failed += 1
@@ -368,7 +424,7 @@ class TaskWorker:
         finally:
             beat.cancel()
         usage = llm.usage
-        await self.store.commit_task_result(
+        result = await self.store.commit_task_result(
             task.id,
             attempt=task.attempt,
             output={
@@ -392,8 +448,48 @@ class TaskWorker:
             ],
             notice=self._notice(task, TaskStatus.SUCCEEDED),
         )
+        if result.task_id != task.id:  # another task of the same key committed first: this row too
+            await self._settle_done(task, result)
         self.completed += 1
         metrics.task_finished(task.agent, "succeeded")
+        await self._after_commit()
+
+    async def _run_agent(
+        self, entry: AgentEntry, task: TaskRecord, llm: MeteredLLM, lease: Lease
+    ) -> Sequence[Artifact]:
+        """Build the task's context and run its agent within the task's deadline."""
+        context = await build_context(
+            self.store,
+            task,
+            llm=llm,
+            heartbeat=lease.renew,
+            types=input_types(entry.cls, task),
+            with_run_summary=bool(getattr(entry.cls, "needs_run_summary", False)),
+            cancelled=lease.cancelled,
+        )
+        timeout = None
+        if task.deadline is not None:
+            timeout = max((task.deadline - datetime.now(UTC)).total_seconds(), 0.001)
+        async with asyncio.timeout(timeout):
+            return await self._runner(entry, context, task_info(task))
+
+    async def _lease_lost(self, task: TaskRecord, why: LeaseLost) -> None:
+        """The agent was stopped because its lease went; hand the task back if it is still ours.
+
+        Fenced (another attempt owns the row, or it ended): nothing to do. Only the queue
+        entry went (reclaimed by a host that found our lease live, dead-lettered, or lost
+        with Redis) while the row is still our attempt: re-queue it as attempt + 1 now,
+        rather than leave it to run out its lease.
+        """
+        log.warning("task %s attempt %s: lease lost (%s); agent stopped", task.id, task.attempt, why)
+        metrics.task_finished(task.agent, "lease_lost")
+        if why.fenced:
+            return
+        try:
+            await self._requeue(task, reason=f"lease lost: {why}", event="task.retried", label="lease_lost")
+        except (Conflict, NotFound) as exc:  # the row moved on meanwhile (dead-lettered, requeued, ended)
+            log.info("task %s not re-queued after losing its lease: %s", task.id, exc.message)
+            return
         await self._after_commit()
 
     async def _after_commit(self) -> None:
@@ -427,10 +523,14 @@ class TaskWorker:
             raise AgentError(f"agent {task.agent!r} did not produce {sorted(missing)}", retryable=True)
         return out
 
-    async def _beat(self, heartbeat: Callable[[], Any]) -> None:
+    async def _beat(self, lease: Lease, work: asyncio.Task[Any]) -> None:
+        """Renew the lease every ``heartbeat_seconds``; stop the agent when it is lost."""
         while True:
             await asyncio.sleep(self.heartbeat_seconds)
             try:
-                await heartbeat()
-            except Conflict:
-                return  # fenced: another attempt owns the task now
+                await lease.renew()
+            except LeaseLost:
+                work.cancel()
+                return
+            except IdeaMineError as exc:  # store or queue briefly unreachable: try again next beat
+                log.warning("task %s: lease renewal failed: %s", lease.task.id, exc.message)

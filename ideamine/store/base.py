@@ -21,6 +21,7 @@ Rules every implementation keeps:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -55,7 +56,23 @@ from ideamine.store.records import (
     WaiverRecord,
 )
 
-__all__ = ["RunStore"]
+__all__ = ["RunStore", "TaskInputs"]
+
+
+@dataclass(frozen=True)
+class TaskInputs:
+    """What one agent task reads from its run (:meth:`RunStore.read_task_inputs`).
+
+    Attributes:
+        idea: the run's idea (text, title, constraints).
+        artifacts: the latest version per (type, key) of the requested types, plus the
+            artifacts named by id (any version), each once, in creation order.
+        questions: the run's questions that carry an answer, oldest first.
+    """
+
+    idea: JSON
+    artifacts: list[ArtifactRecord] = field(default_factory=list)
+    questions: list[QuestionRecord] = field(default_factory=list)
 
 
 @runtime_checkable
@@ -463,4 +480,45 @@ class RunStore(Protocol):
 
     async def runs_needing_owner(self, *, limit: int = 100) -> list[str]:
         """Non-terminal runs whose lease is missing or expired."""
+        ...
+
+    # -------------------------------------------------------------- worker path
+    # One call per step of an agent host's per-task path, so a no-op task costs few
+    # round trips (and few synchronous commits) whatever the size of its run.
+
+    async def get_task_with_result(self, task_id: str) -> tuple[TaskRecord, TaskResultRecord | None]:
+        """A task and the committed result of its idempotency key (None: none yet), in one read."""
+        ...
+
+    async def start_task_with_events(
+        self, task_id: str, *, attempt: int, worker: str, lease_seconds: float, events: Sequence[Event] = ()
+    ) -> TaskRecord:
+        """``start_task`` and its ledger events in one transaction (one commit, not two)."""
+        ...
+
+    async def read_task_inputs(
+        self, run_id: str, *, types: Sequence[str], artifact_ids: Sequence[str] = ()
+    ) -> TaskInputs:
+        """What a task of ``run_id`` reads, in one round trip; never the whole run's artifacts.
+
+        Malformed or unknown ``artifact_ids`` name nothing and are skipped. NotFound when
+        the run does not exist.
+        """
+        ...
+
+    async def succeed_from_result(
+        self,
+        task_id: str,
+        *,
+        attempt: int,
+        events: Sequence[Event] = (),
+        notice: JSON | None = None,
+    ) -> TaskRecord:
+        """QUEUED/RUNNING → SUCCEEDED for a task whose idempotency key already has a result.
+
+        For a redelivered task (or a duplicate of the key) whose effect was committed
+        elsewhere: the row ends SUCCEEDED with its events and notice, and nothing else is
+        written. Fenced by ``attempt`` (StaleAttempt); Conflict when the key has no
+        committed result or the task is in another status.
+        """
         ...

@@ -18,12 +18,21 @@ from ideamine.store.postgres.results import ResultsMixin
 from ideamine.store.postgres.runs import RunsMixin
 from ideamine.store.postgres.tasks import TasksMixin
 from ideamine.store.postgres.timers import TimersMixin
+from ideamine.store.postgres.worker_path import WorkerPathMixin
 
 __all__ = ["PostgresRunStore"]
 
 
 class PostgresRunStore(
-    RunsMixin, TasksMixin, ResultsMixin, JournalMixin, TimersMixin, QavMixin, BudgetMixin, HostsMixin
+    RunsMixin,
+    WorkerPathMixin,
+    TasksMixin,
+    ResultsMixin,
+    JournalMixin,
+    TimersMixin,
+    QavMixin,
+    BudgetMixin,
+    HostsMixin,
 ):
     """Durable state in PostgreSQL (distributed mode).
 

@@ -25,6 +25,7 @@ from ideamine.store.sqlite.registry import RegistryMixin
 from ideamine.store.sqlite.results import ResultsMixin
 from ideamine.store.sqlite.runs import RunsMixin
 from ideamine.store.sqlite.tasks import TasksMixin
+from ideamine.store.sqlite.worker_path import WorkerPathMixin
 
 __all__ = ["SqliteStore", "open_sqlite", "SCHEMA_SQL", "SCHEMA_VERSION"]
 
@@ -38,6 +39,7 @@ class SqliteStore(
     QavMixin,
     OwnershipMixin,
     RegistryMixin,
+    WorkerPathMixin,
 ):
     """A :class:`~ideamine.store.base.RunStore` over one SQLite file.
 

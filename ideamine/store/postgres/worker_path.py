@@ -1,0 +1,141 @@
+"""The agent host's per-task path in as few round trips as the work allows.
+
+A no-op task used to cost eight durable round trips (load task, look up its key, start,
+append ``task.started``, read the run, read *every* artifact of the run, read the
+questions, commit) — and the artifact read grew with the run, so a 10,000-task fan-out
+in one run was quadratic. Here each step is one statement: the task joined to its key's
+result, start + its ledger events in one transaction (one synchronous commit instead of
+two), and the task's inputs (idea, the requested artifacts, answered questions) as one
+row of JSON aggregates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from ideamine.enums import TaskStatus
+from ideamine.errors import Conflict, NotFound
+from ideamine.ids import is_id
+from ideamine.store._shared import NOTICES_TOPIC, to_record, utcnow
+from ideamine.store.base import TaskInputs
+from ideamine.store.postgres.db import Conn
+from ideamine.store.postgres.events import append_events, insert_outbox
+from ideamine.store.postgres.runs import require_id
+from ideamine.store.postgres.tasks import TasksMixin
+from ideamine.store.records import JSON, ArtifactRecord, Event, QuestionRecord, TaskRecord, TaskResultRecord
+
+__all__ = ["WorkerPathMixin"]
+
+_T = TaskStatus
+
+_TASK_WITH_RESULT = """
+SELECT t.*, to_jsonb(r) AS result
+FROM tasks t LEFT JOIN task_results r ON r.idempotency_key = t.idempotency_key
+WHERE t.id = $1
+"""
+
+#: the latest version per (type, key) of the wanted types — an index range per type on
+#: artifacts_version_unique (run_id, type, key, version) — and the artifacts named by id
+_TASK_INPUTS = """
+SELECT r.idea,
+       (SELECT coalesce(jsonb_agg(to_jsonb(a) ORDER BY a.created_at, a.id), '[]'::jsonb)
+          FROM artifacts a
+         WHERE a.run_id = r.id AND a.type = ANY($2::text[])
+           AND a.version = (SELECT max(b.version) FROM artifacts b
+                             WHERE b.run_id = a.run_id AND b.type = a.type AND b.key = a.key)) AS latest,
+       (SELECT coalesce(jsonb_agg(to_jsonb(a) ORDER BY a.created_at, a.id), '[]'::jsonb)
+          FROM artifacts a WHERE a.id = ANY($3::uuid[]) AND a.run_id = r.id) AS named,
+       (SELECT coalesce(jsonb_agg(to_jsonb(q) ORDER BY q.created_at, q.id), '[]'::jsonb)
+          FROM questions q WHERE q.run_id = r.id AND q.answer IS NOT NULL) AS questions
+FROM runs r WHERE r.id = $1
+"""
+
+
+class WorkerPathMixin(TasksMixin):
+    """Reads and writes shaped for one agent task, each a single round trip."""
+
+    async def get_task_with_result(self, task_id: str) -> tuple[TaskRecord, TaskResultRecord | None]:
+        """A task and the committed result of its idempotency key, in one statement."""
+        require_id(task_id, "task")
+        row = await self._db.fetchrow(_TASK_WITH_RESULT, task_id)
+        if row is None:
+            raise NotFound(f"task {task_id} not found", task_id=task_id)
+        result = row["result"]
+        return to_record(TaskRecord, row), None if result is None else to_record(TaskResultRecord, result)
+
+    async def start_task_with_events(
+        self, task_id: str, *, attempt: int, worker: str, lease_seconds: float, events: Sequence[Event] = ()
+    ) -> TaskRecord:
+        """QUEUED → RUNNING (fenced) and the events, committed together."""
+        now = utcnow()
+
+        async def after(conn: Conn, task: TaskRecord) -> None:
+            await append_events(conn, task.run_id, events, now)
+
+        return await self._guarded(
+            task_id,
+            attempt=attempt,
+            new=_T.RUNNING,
+            expected=(_T.QUEUED,),
+            assignments="status = 'RUNNING', worker = $5, lease_expires_at = $6, started_at = $7, updated_at = $7",
+            params=(worker, now + timedelta(seconds=lease_seconds), now),
+            after=after,
+        )
+
+    async def read_task_inputs(
+        self, run_id: str, *, types: Sequence[str], artifact_ids: Sequence[str] = ()
+    ) -> TaskInputs:
+        """The run's idea, the wanted artifacts and the answered questions, in one statement."""
+        require_id(run_id, "run")
+        ids = sorted({i for i in artifact_ids if isinstance(i, str) and is_id(i)})
+        row = await self._db.fetchrow(_TASK_INPUTS, run_id, sorted(set(types)), ids)
+        if row is None:
+            raise NotFound(f"run {run_id} not found", run_id=run_id)
+        return TaskInputs(
+            idea=row["idea"],
+            artifacts=_merged(row["latest"], row["named"]),
+            questions=[to_record(QuestionRecord, q) for q in row["questions"]],
+        )
+
+    async def succeed_from_result(
+        self,
+        task_id: str,
+        *,
+        attempt: int,
+        events: Sequence[Event] = (),
+        notice: JSON | None = None,
+    ) -> TaskRecord:
+        """Mark SUCCEEDED a task whose key's effect is already committed (fenced by attempt)."""
+        now = utcnow()
+
+        async def after(conn: Conn, task: TaskRecord) -> None:
+            if await conn.fetchval(_HAS_RESULT, task.idempotency_key) is None:
+                raise Conflict(
+                    f"task {task_id} has no committed result for its idempotency key", task_id=task_id
+                )
+            await append_events(conn, task.run_id, events, now)
+            if notice is not None:
+                await insert_outbox(conn, [(NOTICES_TOPIC, task_id, notice)], now)
+
+        return await self._guarded(
+            task_id,
+            attempt=attempt,
+            new=_T.SUCCEEDED,
+            expected=(_T.RUNNING, _T.QUEUED),
+            assignments="status = 'SUCCEEDED', lease_expires_at = NULL, finished_at = $5, updated_at = $5",
+            params=(now,),
+            after=after,
+        )
+
+
+_HAS_RESULT = "SELECT 1 FROM task_results WHERE idempotency_key = $1"
+
+
+def _merged(latest: list[dict[str, Any]], named: list[dict[str, Any]]) -> list[ArtifactRecord]:
+    """Both artifact lists as records, each artifact once, in creation order."""
+    seen: dict[str, ArtifactRecord] = {}
+    for a in [*latest, *named]:
+        seen.setdefault(str(a["id"]), to_record(ArtifactRecord, a))
+    return sorted(seen.values(), key=lambda r: (r.created_at, r.id))
