@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from ideamine._proto.ideamine.v1 import (
@@ -149,7 +150,11 @@ def gate_evaluation_to_proto(
         waiver=None
         if waiver is None
         else gate_pb2.Waiver(
-            waived_by=waiver.granted_by, reason=waiver.justification, waived_at=timestamp(waiver.created_at)
+            waived_by=waiver.granted_by,
+            reason=waiver.justification,
+            waived_at=timestamp(waiver.created_at),
+            expires_at=timestamp(waiver.expires_at),
+            expired=waiver.expires_at is not None and waiver.expires_at <= datetime.now(UTC),
         ),
         evaluated_at=timestamp(g.created_at),
     )

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 
 from ideamine.enums import TERMINAL_RUN_STATUSES, PhaseStatus, RunStatus
 from ideamine.errors import Conflict
-from ideamine.store.records import Event, RunRecord
+from ideamine.store.records import Event, PhaseExecutionRecord, RunRecord
 from orchestrator.engine import events as ev
 from orchestrator.engine import telemetry
 from orchestrator.engine.deps import EngineDeps
 from orchestrator.engine.phase import PhaseOutcome, PhaseRunner
+from orchestrator.engine.waivers import lapsed_waivers
 
 __all__ = ["RunDriver"]
 
@@ -77,7 +79,7 @@ class RunDriver:
         }
         wanted = [n for n in run.phases]
         running: dict[asyncio.Task[PhaseOutcome], str] = {}
-        stops: list[PhaseOutcome] = []
+        stops = await self._lapsed_waivers(run_id, executions, complete)
         try:
             while True:
                 if not stops:
@@ -112,6 +114,20 @@ class RunDriver:
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
         return await self._conclude(run_id, wanted, complete, stops)
+
+    async def _lapsed_waivers(
+        self, run_id: str, executions: Mapping[str, PhaseExecutionRecord], complete: set[str]
+    ) -> list[PhaseOutcome]:
+        """Take phases whose waiver expired out of ``complete``: the run needs a new waiver."""
+        waived = [n for n, p in executions.items() if p.status is PhaseStatus.WAIVED]
+        lapsed = await lapsed_waivers(self.store, run_id, waived)
+        for phase, waiver in lapsed.items():
+            complete.discard(phase)
+            expired_at = waiver.expires_at.isoformat() if waiver.expires_at else None
+            payload = {"waiver_id": waiver.id, "expired_at": expired_at}
+            await self.store.append_events(run_id, [Event(ev.PHASE_WAIVER_EXPIRED, payload, phase=phase)])
+            log.info("run %s: the waiver of %s expired at %s", run_id, phase, expired_at)
+        return [PhaseOutcome.NEEDS_WAIVER] if lapsed else []
 
     async def _conclude(
         self, run_id: str, wanted: list[str], complete: set[str], stops: list[PhaseOutcome]

@@ -25,6 +25,7 @@ PHASE_READY: Final = "phase.ready"  #: draft complete, guards and gate next
 PHASE_COMPLETED: Final = "phase.completed"
 PHASE_FAILED: Final = "phase.failed"
 PHASE_WAIVED: Final = "phase.waived"
+PHASE_WAIVER_EXPIRED: Final = "phase.waiver_expired"  #: a drive found the waiver expired
 
 GATE_PASSED: Final = "gate.passed"
 GATE_FAILED: Final = "gate.failed"

@@ -1,25 +1,29 @@
 """GateService: gate evaluations of a run, and admins' waivers of failed gates.
 
 A waiver needs the admin role (checked by the auth interceptor), a justification, a phase
-whose latest evaluation FAILED and whose execution is FAILED — and it is refused outright
-when any never-waivable metric (critical security findings) failed in that evaluation.
-A run that was waiting for the waiver continues.
+whose latest evaluation FAILED and whose execution is FAILED (or WAIVED by a waiver that has
+since expired) — and it is refused outright when any never-waivable metric (critical
+security findings) failed in that evaluation. An optional ``expires_at`` (in the future)
+bounds it: ``orchestrator.engine.waivers`` says where and when an expired waiver stops
+letting the gate pass. A run that was waiting for the waiver continues.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import grpc
 
 from ideamine._proto.ideamine.v1 import gate_pb2, gate_pb2_grpc
 from ideamine.convert import gate_evaluation_to_proto, optional_phase, phase_from_proto
 from ideamine.enums import GateDecision, PhaseStatus, RunStatus
-from ideamine.errors import Conflict
+from ideamine.errors import Conflict, InvalidInput
 from ideamine.store.records import Event, GateEvaluationRecord, WaiverRecord
 from orchestrator.auth import current_principal
 from orchestrator.engine import events as ev
+from orchestrator.engine.waivers import expired, latest_waiver
 from orchestrator.servicers._common import App, paginate, require, resume_run, tenant_run
 
 __all__ = ["GateServicer", "unwaivable_metrics"]
@@ -35,10 +39,34 @@ def unwaivable_metrics(evaluation: GateEvaluationRecord) -> list[str]:
 
 
 def _waiver_of(g: GateEvaluationRecord, waivers: Sequence[WaiverRecord]) -> WaiverRecord | None:
-    """The waiver granted for a failed evaluation (one of its phase, given after it)."""
+    """The waiver deciding a failed evaluation: the latest of its phase given after it."""
     if g.decision is not GateDecision.FAIL:
         return None
-    return next((w for w in waivers if w.phase == g.phase and w.created_at >= g.created_at), None)
+    return latest_waiver([w for w in waivers if w.created_at >= g.created_at], g.phase)
+
+
+def _expiry(request: gate_pb2.WaiveGateRequest) -> datetime | None:
+    """``expires_at`` as an aware datetime; None when unset.
+
+    Raises:
+        InvalidInput: not a valid timestamp, or not in the future.
+    """
+    if not request.HasField("expires_at"):
+        return None
+    try:
+        when: datetime = request.expires_at.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError) as exc:
+        raise InvalidInput(f"expires_at is not a valid timestamp: {exc}", field="expires_at") from None
+    if when <= datetime.now(UTC):
+        raise InvalidInput(
+            f"expires_at must be in the future, not {when.isoformat()} (leave it unset for no expiry)",
+            field="expires_at",
+        )
+    return when
+
+
+def _lapsed(waiver: WaiverRecord | None) -> bool:
+    return waiver is not None and expired(waiver)
 
 
 class GateServicer(gate_pb2_grpc.GateServiceServicer):  # type: ignore[misc]
@@ -70,6 +98,7 @@ class GateServicer(gate_pb2_grpc.GateServiceServicer):  # type: ignore[misc]
     ) -> gate_pb2.WaiveGateResponse:
         """Waive the phase's latest failed evaluation and let a waiting run continue."""
         reason = require(request.reason, "reason", max_chars=2000)
+        expires_at = _expiry(request)
         run = await tenant_run(self.app, request.run_id)
         phase = phase_from_proto(request.phase)
         evaluations = await self.app.store.list_gate_evaluations(run.id, phase=phase)
@@ -83,21 +112,35 @@ class GateServicer(gate_pb2_grpc.GateServiceServicer):  # type: ignore[misc]
                 phase=phase,
             )
         pe = await self.app.store.get_phase_execution(run.id, phase)
-        if pe.status is not PhaseStatus.FAILED:
+        waivers = await self.app.store.list_waivers(run.id)
+        lapsed = pe.status is PhaseStatus.WAIVED and _lapsed(latest_waiver(waivers, phase))
+        if pe.status is not PhaseStatus.FAILED and not lapsed:
             raise Conflict(f"phase {phase} is {pe.status.value}, not FAILED; nothing to waive", phase=phase)
         who = f"user:{current_principal().subject}"
-        payload = {"by": who, "reason": reason, "attempt": latest.attempt}
+        payload = {
+            "by": who,
+            "reason": reason,
+            "attempt": latest.attempt,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        }
+        event = Event(ev.PHASE_WAIVED, payload, phase=phase)
         waiver = await self.app.store.add_waiver(
-            run.id, phase, granted_by=who, justification=reason, expires_at=None
-        )
-        await self.app.store.upsert_phase_execution(
             run.id,
             phase,
-            expected=[PhaseStatus.FAILED],
-            status=PhaseStatus.WAIVED,
-            attempt=pe.attempt,
-            events=[Event(ev.PHASE_WAIVED, payload, phase=phase)],
+            granted_by=who,
+            justification=reason,
+            expires_at=expires_at,
+            events=[event] if lapsed else (),  # the phase stays WAIVED: only the waiver is new
         )
+        if not lapsed:
+            await self.app.store.upsert_phase_execution(
+                run.id,
+                phase,
+                expected=[PhaseStatus.FAILED],
+                status=PhaseStatus.WAIVED,
+                attempt=pe.attempt,
+                events=[event],
+            )
         if run.status is RunStatus.NEEDS_WAIVER:
             await resume_run(self.app, run, allowed=[RunStatus.NEEDS_WAIVER], payload={"waived": phase})
         return gate_pb2.WaiveGateResponse(gate_evaluation=self._message(latest, [waiver]))

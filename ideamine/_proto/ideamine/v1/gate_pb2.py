@@ -28,7 +28,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from ideamine._proto.ideamine.v1 import common_pb2 as ideamine_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16ideamine/v1/gate.proto\x12\x0bideamine.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18ideamine/v1/common.proto\"\xa3\x01\n\x0cMetricResult\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\x05value\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\n\n\x02op\x18\x03 \x01(\t\x12\x11\n\tthreshold\x18\x04 \x01(\x01\x12\x16\n\x0ethreshold_high\x18\x05 \x01(\x01\x12\x0e\n\x06weight\x18\x06 \x01(\x01\x12\x10\n\x08required\x18\x07 \x01(\x08\x12\x0e\n\x06passed\x18\x08 \x01(\x08\x42\x08\n\x06_value\"v\n\x07\x46inding\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12.\n\x08severity\x18\x02 \x01(\x0e\x32\x1c.ideamine.v1.FindingSeverity\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0e\n\x06metric\x18\x04 \x01(\t\x12\x0c\n\x04refs\x18\x05 \x03(\t\"Z\n\x06Waiver\x12\x11\n\twaived_by\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12-\n\twaived_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xfa\x02\n\x0eGateEvaluation\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12!\n\x05phase\x18\x03 \x01(\x0e\x32\x12.ideamine.v1.Phase\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\x12+\n\x08\x64\x65\x63ision\x18\x05 \x01(\x0e\x32\x19.ideamine.v1.GateDecision\x12\r\n\x05score\x18\x06 \x01(\x01\x12\x11\n\tmin_score\x18\x07 \x01(\x01\x12*\n\x07metrics\x18\x08 \x03(\x0b\x32\x19.ideamine.v1.MetricResult\x12&\n\x08\x66indings\x18\t \x03(\x0b\x32\x14.ideamine.v1.Finding\x12\x1e\n\x16missing_artifact_types\x18\n \x03(\t\x12#\n\x06waiver\x18\x0b \x01(\x0b\x32\x13.ideamine.v1.Waiver\x12\x30\n\x0c\x65valuated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"|\n\x1aListGateEvaluationsRequest\x12\x14\n\x06run_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12!\n\x05phase\x18\x02 \x01(\x0e\x32\x12.ideamine.v1.Phase\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"m\n\x1bListGateEvaluationsResponse\x12\x35\n\x10gate_evaluations\x18\x01 \x03(\x0b\x32\x1b.ideamine.v1.GateEvaluation\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"g\n\x10WaiveGateRequest\x12\x14\n\x06run_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\'\n\x05phase\x18\x02 \x01(\x0e\x32\x12.ideamine.v1.PhaseB\x04\xe2\x41\x01\x02\x12\x14\n\x06reason\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"I\n\x11WaiveGateResponse\x12\x34\n\x0fgate_evaluation\x18\x01 \x01(\x0b\x32\x1b.ideamine.v1.GateEvaluation*\xbf\x01\n\x0f\x46indingSeverity\x12 \n\x1c\x46INDING_SEVERITY_UNSPECIFIED\x10\x00\x12\x19\n\x15\x46INDING_SEVERITY_INFO\x10\x01\x12\x18\n\x14\x46INDING_SEVERITY_LOW\x10\x02\x12\x1b\n\x17\x46INDING_SEVERITY_MEDIUM\x10\x03\x12\x19\n\x15\x46INDING_SEVERITY_HIGH\x10\x04\x12\x1d\n\x19\x46INDING_SEVERITY_CRITICAL\x10\x05\x32\x97\x02\n\x0bGateService\x12\x89\x01\n\x13ListGateEvaluations\x12\'.ideamine.v1.ListGateEvaluationsRequest\x1a(.ideamine.v1.ListGateEvaluationsResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/runs/{run_id}/gates\x12|\n\tWaiveGate\x12\x1d.ideamine.v1.WaiveGateRequest\x1a\x1e.ideamine.v1.WaiveGateResponse\"0\x82\xd3\xe4\x93\x02*\"%/v1/runs/{run_id}/gates/{phase}:waive:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16ideamine/v1/gate.proto\x12\x0bideamine.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18ideamine/v1/common.proto\"\xa3\x01\n\x0cMetricResult\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\x05value\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\n\n\x02op\x18\x03 \x01(\t\x12\x11\n\tthreshold\x18\x04 \x01(\x01\x12\x16\n\x0ethreshold_high\x18\x05 \x01(\x01\x12\x0e\n\x06weight\x18\x06 \x01(\x01\x12\x10\n\x08required\x18\x07 \x01(\x08\x12\x0e\n\x06passed\x18\x08 \x01(\x08\x42\x08\n\x06_value\"v\n\x07\x46inding\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12.\n\x08severity\x18\x02 \x01(\x0e\x32\x1c.ideamine.v1.FindingSeverity\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0e\n\x06metric\x18\x04 \x01(\t\x12\x0c\n\x04refs\x18\x05 \x03(\t\"\x9b\x01\n\x06Waiver\x12\x11\n\twaived_by\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12-\n\twaived_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x65xpired\x18\x05 \x01(\x08\"\xfa\x02\n\x0eGateEvaluation\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12!\n\x05phase\x18\x03 \x01(\x0e\x32\x12.ideamine.v1.Phase\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\x12+\n\x08\x64\x65\x63ision\x18\x05 \x01(\x0e\x32\x19.ideamine.v1.GateDecision\x12\r\n\x05score\x18\x06 \x01(\x01\x12\x11\n\tmin_score\x18\x07 \x01(\x01\x12*\n\x07metrics\x18\x08 \x03(\x0b\x32\x19.ideamine.v1.MetricResult\x12&\n\x08\x66indings\x18\t \x03(\x0b\x32\x14.ideamine.v1.Finding\x12\x1e\n\x16missing_artifact_types\x18\n \x03(\t\x12#\n\x06waiver\x18\x0b \x01(\x0b\x32\x13.ideamine.v1.Waiver\x12\x30\n\x0c\x65valuated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"|\n\x1aListGateEvaluationsRequest\x12\x14\n\x06run_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12!\n\x05phase\x18\x02 \x01(\x0e\x32\x12.ideamine.v1.Phase\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"m\n\x1bListGateEvaluationsResponse\x12\x35\n\x10gate_evaluations\x18\x01 \x03(\x0b\x32\x1b.ideamine.v1.GateEvaluation\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x97\x01\n\x10WaiveGateRequest\x12\x14\n\x06run_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\'\n\x05phase\x18\x02 \x01(\x0e\x32\x12.ideamine.v1.PhaseB\x04\xe2\x41\x01\x02\x12\x14\n\x06reason\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12.\n\nexpires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"I\n\x11WaiveGateResponse\x12\x34\n\x0fgate_evaluation\x18\x01 \x01(\x0b\x32\x1b.ideamine.v1.GateEvaluation*\xbf\x01\n\x0f\x46indingSeverity\x12 \n\x1c\x46INDING_SEVERITY_UNSPECIFIED\x10\x00\x12\x19\n\x15\x46INDING_SEVERITY_INFO\x10\x01\x12\x18\n\x14\x46INDING_SEVERITY_LOW\x10\x02\x12\x1b\n\x17\x46INDING_SEVERITY_MEDIUM\x10\x03\x12\x19\n\x15\x46INDING_SEVERITY_HIGH\x10\x04\x12\x1d\n\x19\x46INDING_SEVERITY_CRITICAL\x10\x05\x32\x97\x02\n\x0bGateService\x12\x89\x01\n\x13ListGateEvaluations\x12\'.ideamine.v1.ListGateEvaluationsRequest\x1a(.ideamine.v1.ListGateEvaluationsResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/runs/{run_id}/gates\x12|\n\tWaiveGate\x12\x1d.ideamine.v1.WaiveGateRequest\x1a\x1e.ideamine.v1.WaiveGateResponse\"0\x82\xd3\xe4\x93\x02*\"%/v1/runs/{run_id}/gates/{phase}:waive:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,24 +47,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GATESERVICE'].methods_by_name['ListGateEvaluations']._serialized_options = b'\202\323\344\223\002\031\022\027/v1/runs/{run_id}/gates'
   _globals['_GATESERVICE'].methods_by_name['WaiveGate']._loaded_options = None
   _globals['_GATESERVICE'].methods_by_name['WaiveGate']._serialized_options = b'\202\323\344\223\002*\"%/v1/runs/{run_id}/gates/{phase}:waive:\001*'
-  _globals['_FINDINGSEVERITY']._serialized_start=1338
-  _globals['_FINDINGSEVERITY']._serialized_end=1529
+  _globals['_FINDINGSEVERITY']._serialized_start=1453
+  _globals['_FINDINGSEVERITY']._serialized_end=1644
   _globals['_METRICRESULT']._serialized_start=162
   _globals['_METRICRESULT']._serialized_end=325
   _globals['_FINDING']._serialized_start=327
   _globals['_FINDING']._serialized_end=445
-  _globals['_WAIVER']._serialized_start=447
-  _globals['_WAIVER']._serialized_end=537
-  _globals['_GATEEVALUATION']._serialized_start=540
-  _globals['_GATEEVALUATION']._serialized_end=918
-  _globals['_LISTGATEEVALUATIONSREQUEST']._serialized_start=920
-  _globals['_LISTGATEEVALUATIONSREQUEST']._serialized_end=1044
-  _globals['_LISTGATEEVALUATIONSRESPONSE']._serialized_start=1046
-  _globals['_LISTGATEEVALUATIONSRESPONSE']._serialized_end=1155
-  _globals['_WAIVEGATEREQUEST']._serialized_start=1157
-  _globals['_WAIVEGATEREQUEST']._serialized_end=1260
-  _globals['_WAIVEGATERESPONSE']._serialized_start=1262
-  _globals['_WAIVEGATERESPONSE']._serialized_end=1335
-  _globals['_GATESERVICE']._serialized_start=1532
-  _globals['_GATESERVICE']._serialized_end=1811
+  _globals['_WAIVER']._serialized_start=448
+  _globals['_WAIVER']._serialized_end=603
+  _globals['_GATEEVALUATION']._serialized_start=606
+  _globals['_GATEEVALUATION']._serialized_end=984
+  _globals['_LISTGATEEVALUATIONSREQUEST']._serialized_start=986
+  _globals['_LISTGATEEVALUATIONSREQUEST']._serialized_end=1110
+  _globals['_LISTGATEEVALUATIONSRESPONSE']._serialized_start=1112
+  _globals['_LISTGATEEVALUATIONSRESPONSE']._serialized_end=1221
+  _globals['_WAIVEGATEREQUEST']._serialized_start=1224
+  _globals['_WAIVEGATEREQUEST']._serialized_end=1375
+  _globals['_WAIVEGATERESPONSE']._serialized_start=1377
+  _globals['_WAIVEGATERESPONSE']._serialized_end=1450
+  _globals['_GATESERVICE']._serialized_start=1647
+  _globals['_GATESERVICE']._serialized_end=1926
 # @@protoc_insertion_point(module_scope)

@@ -63,14 +63,18 @@ class Finding(_message.Message):
     def __init__(self, code: _Optional[str] = ..., severity: _Optional[_Union[FindingSeverity, str]] = ..., message: _Optional[str] = ..., metric: _Optional[str] = ..., refs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Waiver(_message.Message):
-    __slots__ = ("waived_by", "reason", "waived_at")
+    __slots__ = ("waived_by", "reason", "waived_at", "expires_at", "expired")
     WAIVED_BY_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     WAIVED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRED_FIELD_NUMBER: _ClassVar[int]
     waived_by: str
     reason: str
     waived_at: _timestamp_pb2.Timestamp
-    def __init__(self, waived_by: _Optional[str] = ..., reason: _Optional[str] = ..., waived_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    expires_at: _timestamp_pb2.Timestamp
+    expired: bool
+    def __init__(self, waived_by: _Optional[str] = ..., reason: _Optional[str] = ..., waived_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expired: _Optional[bool] = ...) -> None: ...
 
 class GateEvaluation(_message.Message):
     __slots__ = ("id", "run_id", "phase", "attempt", "decision", "score", "min_score", "metrics", "findings", "missing_artifact_types", "waiver", "evaluated_at")
@@ -121,14 +125,16 @@ class ListGateEvaluationsResponse(_message.Message):
     def __init__(self, gate_evaluations: _Optional[_Iterable[_Union[GateEvaluation, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class WaiveGateRequest(_message.Message):
-    __slots__ = ("run_id", "phase", "reason")
+    __slots__ = ("run_id", "phase", "reason", "expires_at")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     PHASE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     phase: _common_pb2.Phase
     reason: str
-    def __init__(self, run_id: _Optional[str] = ..., phase: _Optional[_Union[_common_pb2.Phase, str]] = ..., reason: _Optional[str] = ...) -> None: ...
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, run_id: _Optional[str] = ..., phase: _Optional[_Union[_common_pb2.Phase, str]] = ..., reason: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class WaiveGateResponse(_message.Message):
     __slots__ = ("gate_evaluation",)
