@@ -143,6 +143,8 @@ def realized_chain(
         task waited for a slot of its phase's parallelism cap rather than for a
         dependency), ``queue_wait`` (created → started), ``head`` (run start → first
         task created) and ``tail`` (last task finished → run end); they sum to the wall time.
+        ``reaction_at_phase_boundaries`` is the part of ``reaction`` spent between one
+        phase's last task and the next phase's first (gate, phase bookkeeping, planning).
     """
     by_id = {s.id: s for s in spans}
     out: dict[str, Any] = {
@@ -152,6 +154,8 @@ def realized_chain(
         "slot_wait": 0.0,
         "queue_wait": 0.0,
         "slot_waits": 0,
+        "phase_boundaries": 0,
+        "reaction_at_phase_boundaries": 0.0,
         "head": 0.0,
         "tail": 0.0,
     }
@@ -170,6 +174,9 @@ def realized_chain(
             break
         gap = max(cur.created - pred[0].finished, 0.0)
         out["slot_wait" if pred[1] else "reaction"] += gap
+        if pred[0].phase != cur.phase:
+            out["phase_boundaries"] += 1
+            out["reaction_at_phase_boundaries"] += gap
         out["slot_waits"] += int(pred[1])
         cur = pred[0]
     return out

@@ -111,6 +111,7 @@ def _slow(p: dict[str, Any], hosts: Any) -> list[str]:
                     f"**{_n(r['parallel_efficiency'])}**",
                     str(c.get("tasks", "?")),
                     _n(c.get("reaction")),
+                    _n(c.get("reaction_at_phase_boundaries")),
                     _n(c.get("queue_wait")),
                     f"{_n(c.get('slot_wait'))} ({c.get('slot_waits', 0)})",
                 ]
@@ -124,6 +125,7 @@ def _slow(p: dict[str, Any], hosts: Any) -> list[str]:
         "efficiency",
         "chain tasks",
         "engine reaction (s)",
+        "of which between phases (s)",
         "queue wait (s)",
         "slot waits (s, count)",
     ]

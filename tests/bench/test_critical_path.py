@@ -73,6 +73,7 @@ def test_realized_chain_splits_wall_time_into_work_reaction_queue_and_slot_waits
     assert out["work"] == pytest.approx(3.0)
     assert out["slot_wait"] == pytest.approx(0.1)
     assert out["reaction"] == pytest.approx(0.4)
+    assert out["phase_boundaries"] == 1 and out["reaction_at_phase_boundaries"] == pytest.approx(0.4)
     assert out["queue_wait"] == pytest.approx(0.1 + 0.2 + 0.1)
     assert (out["head"], out["tail"]) == (pytest.approx(0.1), pytest.approx(0.5))
     parts = ("work", "reaction", "slot_wait", "queue_wait", "head", "tail")
