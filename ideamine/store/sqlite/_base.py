@@ -13,8 +13,9 @@ another connection's writer) and ``COMMIT`` (the fsync of ``synchronous=FULL``).
 statements in between run on the caller's thread: under the write lock, or on a WAL
 read snapshot, they never wait for a lock and take microseconds, whereas a thread hop
 per statement (a queue put, a GIL hand-over and a loop wake-up each) cost more than
-the statements themselves. Durability is unchanged: every write transaction commits
-with a full fsync before its call returns.
+the statements themselves. Durability is unchanged: every write commits with a full
+fsync before its call returns — writers queued at the same moment share that COMMIT
+(group commit, ``_group.py``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ideamine.errors import NotFound, StoreUnavailable
 from ideamine.store._shared import dumps, to_iso, utcnow
 from ideamine.store.ledger import GENESIS_HASH, row_hash
 from ideamine.store.records import Event, LedgerRecord
+from ideamine.store.sqlite._group import GroupCommit
 
 __all__ = ["Connection", "SqliteBase", "Tx", "SCHEMA_SQL", "SCHEMA_VERSION", "connect", "marks", "where"]
 
@@ -285,7 +287,8 @@ class SqliteBase:
     def __init__(self, path: str | Path) -> None:
         self._path = str(path)
         self._conn: Connection | None = None
-        self._lock = asyncio.Lock()  #: one transaction at a time on the one connection
+        #: one transaction at a time on the one connection; queued writers share a COMMIT
+        self._commits = GroupCommit()
 
     @property
     def path(self) -> str:
@@ -330,7 +333,10 @@ class SqliteBase:
         """Close the connection; calling it again does nothing."""
         conn, self._conn = self._conn, None
         if conn is not None:
-            await conn.close()
+            try:
+                await self._commits.flush(conn)
+            finally:
+                await conn.close()
 
     async def ping(self) -> bool:
         """Whether the database answers."""
@@ -346,6 +352,10 @@ class SqliteBase:
     async def _tx(self, *, write: bool = True) -> AsyncIterator[Tx]:
         """One transaction: committed when the block exits normally, else rolled back.
 
+        A write block runs alone under the store's lock, inside a savepoint; writers
+        queued behind it may share its COMMIT (group commit, see ``_group.py``). Either
+        way the block's exit returns only once that COMMIT is durable.
+
         Raises:
             StoreUnavailable: the store is closed or SQLite failed (locked, I/O error);
                 nothing was written.
@@ -353,23 +363,12 @@ class SqliteBase:
         conn = self._conn
         if conn is None:
             raise StoreUnavailable("the SQLite store is not open")
-        async with self._lock:
-            try:
-                if write:
-                    await conn.begin_write()
-                else:
-                    conn.execute("BEGIN")  # a WAL read snapshot: never waits for a writer
+        if write:
+            async with self._commits.write(conn):
                 yield Tx(conn, utcnow())
-                if write:
-                    await conn.commit_write()
-                else:
-                    conn.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
-                _rollback(conn)
-                raise StoreUnavailable(f"SQLite error: {exc}") from exc
-            except BaseException:
-                _rollback(conn)
-                raise
+        else:
+            async with self._commits.read(conn):
+                yield Tx(conn, utcnow())
 
 
 def _configure(raw: sqlite3.Connection) -> None:
@@ -414,8 +413,3 @@ async def _upgrade(conn: Connection, version: int) -> int:
 async def _user_version(conn: Connection) -> int:
     rows = await conn.execute_fetchall("PRAGMA user_version")
     return int(rows[0][0])
-
-
-def _rollback(conn: Connection) -> None:
-    if conn.in_transaction:
-        conn.execute("ROLLBACK")
