@@ -28,7 +28,7 @@ from ideamine.canonical import content_hash
 from ideamine.catalogue import PhaseSpec
 from ideamine.enums import RunStatus, TaskStatus
 from ideamine.errors import decode_task_error
-from ideamine.store.records import BudgetLimits, Event, NewTask, RunRecord, TaskRecord
+from ideamine.store.records import ArtifactRecord, BudgetLimits, Event, NewTask, RunRecord, TaskRecord
 from orchestrator.engine import events as ev
 from orchestrator.engine.deps import EngineDeps
 from orchestrator.engine.planner import TaskSlot, idempotency_key, ready_slots
@@ -214,14 +214,13 @@ class Dispatcher:
         if self.deps.flush_outbox is not None:
             await self.deps.flush_outbox()
 
-    async def _input_hashes(self, slot: TaskSlot) -> list[str]:
+    def _input_hashes(self, slot: TaskSlot, records: Sequence[ArtifactRecord]) -> list[str]:
         upstream = set(self.deps.catalogue.closure([self.spec.name])) - {self.spec.name}
         before = (
             {a for key in slot.task.after for t in [self.spec.task(key)] for a in t.produces}
             if slot.task.after and not slot.task.extension
             else set()
         )
-        records = await self.store.list_artifacts(self.run.id)
         return [
             r.sha256
             for r in records
@@ -233,9 +232,10 @@ class Dispatcher:
         self, ready: Sequence[TaskSlot], *, attempt: int, rerun: set[str] | None, feedback: Sequence[str]
     ) -> None:
         scope_id = await self._phase_scope()
+        records = await self.store.list_artifacts(self.run.id)  # once for the batch, not per slot
         stories: dict[str, Any] = {}
         if any(s.story_id for s in ready):
-            us = await self.store.list_artifacts(self.run.id, type="user-stories")
+            us = [r for r in records if r.type == "user-stories"]
             if us:
                 stories = {str(s["id"]): s for s in us[-1].content.get("stories", []) if isinstance(s, dict)}
         deadline = _now() + timedelta(minutes=self.spec.budget.wall_clock_minutes)
@@ -257,7 +257,10 @@ class Dispatcher:
                 agent=slot.task.agent,
                 agent_version=slot.task.agent_version,
                 task_key=slot.key,
-                input_hashes=[*await self._input_hashes(slot), content_hash(self._extra.get(slot.key, {}))],
+                input_hashes=[
+                    *self._input_hashes(slot, records),
+                    content_hash(self._extra.get(slot.key, {})),
+                ],
                 feedback=fb,
             )
             new.append(

@@ -19,27 +19,50 @@ log = logging.getLogger(__name__)
 
 
 class Waker:
-    """Per-run wake-up events."""
+    """Per-run wake-ups that no waiter misses.
+
+    Each run has a notification counter; each waiting task remembers the count it last
+    woke on. A notice that arrives while a waiter is busy (re-reading the store between
+    two waits) is therefore still pending for that waiter when it waits again — also
+    when two phases of one run (``security ∥ story-loop``) wait on the same run, where
+    one shared, cleared-on-wake event let the first waiter swallow the second one's
+    notice and left it sleeping until its timeout.
+    """
 
     def __init__(self) -> None:
-        self._events: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
+        self._count: defaultdict[str, int] = defaultdict(int)
+        self._seen: dict[tuple[str, asyncio.Task[object] | None], int] = {}
+        self._changed: dict[str, asyncio.Event] = {}
 
     def notify(self, run_id: str) -> None:
-        """Wake everything waiting on ``run_id``."""
-        self._events[run_id].set()
+        """Wake everything waiting on ``run_id`` (and every waiter's next wait)."""
+        self._count[run_id] += 1
+        event = self._changed.pop(run_id, None)
+        if event is not None:
+            event.set()
 
     def notify_all(self) -> None:
         """Wake every waiter (shutdown, cancellation)."""
-        for e in self._events.values():
-            e.set()
+        for run_id in list(self._count.keys() | self._changed.keys()):
+            self.notify(run_id)
 
     async def wait(self, run_id: str, timeout: float) -> None:  # noqa: ASYNC109 - a bounded nap, by design
-        """Wait for a notification of ``run_id`` or ``timeout`` seconds, then re-arm."""
-        event = self._events[run_id]
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
-        event.clear()
+        """Return at once if ``run_id`` was notified since this task's last wait, else wait
+        for a notification or ``timeout`` seconds."""
+        task = asyncio.current_task()
+        key = (run_id, task)
+        if key not in self._seen and task is not None:
+            task.add_done_callback(lambda _: self._seen.pop(key, None))
+        if self._count[run_id] == self._seen.get(key, 0):
+            event = self._changed.setdefault(run_id, asyncio.Event())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), timeout)
+        self._seen[key] = self._count[run_id]
 
     def forget(self, run_id: str) -> None:
-        """Drop the event of a finished run."""
-        self._events.pop(run_id, None)
+        """Drop the state of a finished run (waking whoever still waits on it)."""
+        self.notify(run_id)
+        self._count.pop(run_id, None)
+        self._changed.pop(run_id, None)
+        for key in [k for k in self._seen if k[0] == run_id]:
+            del self._seen[key]
