@@ -8,7 +8,8 @@ and distributed runs are measured by the same code:
 - per phase: wall time (``phase.started`` → ``phase.completed``), agent-busy time (the
   union of its tasks' ``started → finished``), orchestration overhead (wall − busy) and
   the time inside model calls;
-- the critical path and the realized chain of :mod:`bench.critical_path`.
+- the critical path (weighed by time inside model calls, and by whole task executions)
+  and the realized chain of :mod:`bench.critical_path`.
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ async def run_trace(store: RunStore, run_id: str, catalogue: Catalogue) -> dict[
     tasks = await store.list_tasks(run_id)
     calls = await store.list_llm_calls(run_id=run_id)
     phases, run_start, run_end = _phase_walls(events)
+    in_calls: dict[str, float] = {}
+    for c in calls:
+        if c.task_id:
+            in_calls[c.task_id] = in_calls.get(c.task_id, 0.0) + c.latency_ms / 1000
     spans = [
         Span(
             t.id,
@@ -67,6 +72,7 @@ async def run_trace(store: RunStore, run_id: str, catalogue: Catalogue) -> dict[
             t.created_at.timestamp(),
             t.started_at.timestamp(),
             t.finished_at.timestamp(),
+            in_calls.get(t.id, 0.0),
         )
         for t in tasks
         if t.started_at is not None and t.finished_at is not None
@@ -84,6 +90,7 @@ async def run_trace(store: RunStore, run_id: str, catalogue: Catalogue) -> dict[
     after = {p: {t.key: list(t.after) for t in catalogue.phase(p).tasks} for p in present}
     deps = dependencies(spans, needs, after)
     cp, chain = critical_path(spans, deps)
+    cp_tasks, _ = critical_path(spans, deps, weight="work")
     wall = run_end - run_start
     parallelism = {p: catalogue.phase(p).parallelism for p in present}
     realized = realized_chain(spans, deps, parallelism, run_start=run_start, run_end=run_end)
@@ -96,6 +103,7 @@ async def run_trace(store: RunStore, run_id: str, catalogue: Catalogue) -> dict[
         "overhead_s": sum(p["overhead_s"] for p in phases.values()),
         "critical_path_s": cp,
         "critical_path_tasks": len(chain),
+        "critical_path_task_time_s": cp_tasks,
         "critical_path": [f"{s.phase}/{s.key}" for s in chain],
         "parallel_efficiency": cp / wall if wall > 0 else float("nan"),
         "realized_chain": realized,

@@ -13,9 +13,11 @@ catalogue the engine planned from:
    (``clarify-answers:<phase>-rN``), then the gate, then (when the gate fails) the next
    attempt's dispatch. A task depends on every task of an earlier step of its phase.
 
-Each task weighs its own execution time, ``started_at → finished_at`` (the agent and
-its model calls). The **critical path** is the heaviest chain; nothing can finish a run
-sooner, however many workers there are. **Parallel efficiency** = critical path ÷ wall
+Each task weighs the time it spent inside model calls (the run's model-call records).
+The **critical path** is the heaviest chain of that work; nothing can finish a run
+sooner, however many workers there are and however fast the orchestration (a variant
+weighs whole task executions, ``started_at → finished_at``, the worker's own store
+writes included). **Parallel efficiency** = critical path ÷ wall
 time: 1.0 means the engine added nothing between dependent calls.
 
 :func:`realized_chain` explains the difference: walking back from the last task, it
@@ -52,6 +54,8 @@ class Span:
     created: float
     started: float
     finished: float
+    #: seconds the task spent inside model calls (from the run's model-call records)
+    model: float = 0.0
 
     @property
     def work(self) -> float:
@@ -108,8 +112,14 @@ def dependencies(
     return deps
 
 
-def critical_path(spans: Sequence[Span], deps: Mapping[str, Sequence[str]]) -> tuple[float, list[Span]]:
-    """The heaviest dependency chain: its total work (s) and its tasks, first to last."""
+def critical_path(
+    spans: Sequence[Span], deps: Mapping[str, Sequence[str]], *, weight: str = "model"
+) -> tuple[float, list[Span]]:
+    """The heaviest dependency chain: its total weight (s) and its tasks, first to last.
+
+    ``weight`` is ``"model"`` (time inside model calls: the work no orchestrator can
+    remove) or ``"work"`` (the whole task execution, the worker's own bookkeeping included).
+    """
     by_id = {s.id: s for s in spans}
 
     @cache
@@ -119,7 +129,7 @@ def critical_path(spans: Sequence[Span], deps: Mapping[str, Sequence[str]]) -> t
             cand = longest(d)
             if cand[0] > best[0]:
                 best = cand
-        return best[0] + by_id[task_id].work, (*best[1], task_id)
+        return best[0] + getattr(by_id[task_id], weight), (*best[1], task_id)
 
     if not spans:
         return 0.0, []
@@ -138,7 +148,8 @@ def realized_chain(
     """Split ``run_end − run_start`` along the chain of waits the run actually went through.
 
     Returns:
-        ``tasks`` on the chain and seconds of ``work``, ``reaction`` (predecessor
+        ``tasks`` on the chain and seconds of ``work`` (task executions, of which
+        ``model`` inside model calls), ``reaction`` (predecessor
         finished → task created, dependency waits), ``slot_wait`` (the same, when the
         task waited for a slot of its phase's parallelism cap rather than for a
         dependency), ``queue_wait`` (created → started), ``head`` (run start → first
@@ -150,6 +161,7 @@ def realized_chain(
     out: dict[str, Any] = {
         "tasks": 0,
         "work": 0.0,
+        "model": 0.0,
         "reaction": 0.0,
         "slot_wait": 0.0,
         "queue_wait": 0.0,
@@ -167,6 +179,7 @@ def realized_chain(
     while True:
         out["tasks"] += 1
         out["work"] += cur.work
+        out["model"] += cur.model
         out["queue_wait"] += max(cur.started - cur.created, 0.0)
         pred = _binding(cur, spans, by_id, deps, parallelism)
         if pred is None:

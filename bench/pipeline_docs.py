@@ -12,12 +12,14 @@ from typing import Any
 __all__ = ["pipeline_section"]
 
 DEFINITION = (
-    "**Critical path** = the heaviest chain of dependent agent work the run recorded: each task weighs its "
-    "own `started → finished` time (the agent and its model calls), and a task depends on every task of the "
+    "**Critical path** = the heaviest chain of dependent model-call work the run recorded: each task weighs "
+    "the time it spent inside model calls (the run's `llm_calls` rows), and a task depends on every task of the "
     "phases its phase `needs` (the phase DAG), on the tasks its catalogue entry runs `after` (same story "
     "for per-story tasks), and on every task of an earlier step of its own phase (dispatch, then the "
     "clarifier's questions, then each answer round, then the next gate attempt). Nothing could finish the "
-    "run sooner, however many workers there were. **Parallel efficiency** = critical path ÷ run wall time "
+    'run sooner, however many workers there were and however fast the orchestration (the "task time" '
+    "variant weighs whole task executions, `started → finished`, so the worker's own store writes count as "
+    "work). **Parallel efficiency** = critical path ÷ run wall time "
     "(ledger `run.started` → `run.completed`); 1.0 means the orchestration added nothing between dependent "
     "calls. The realized chain walks back from the last task through whichever task each one actually "
     "waited for and splits the wall time into agent work, engine reaction (predecessor finished → task "
@@ -42,6 +44,14 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def _by_name(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {r["example"]: r for r in rows}
+
+
+def _pipeline_order(phase: str) -> int:
+    """A phase's place in the catalogue's pipeline (the result files sort their keys by name)."""
+    from ideamine.catalogue import load_catalogue
+
+    names = list(load_catalogue().names)
+    return names.index(phase) if phase in names else len(names)
 
 
 def _overview(p: dict[str, Any]) -> list[str]:
@@ -87,12 +97,22 @@ def _per_phase(p: dict[str, Any]) -> list[str]:
                 _n(d.get(phase, {}).get("wall_s")),
                 _n(d.get(phase, {}).get("overhead_s")),
             ]
-            for phase in dict.fromkeys([*e, *d])
+            for phase in sorted({*e, *d}, key=_pipeline_order)
         ]
         out += ["", f"**{name}**, per phase (seconds):", ""]
         head = ["phase", "embedded wall", "embedded overhead", "distributed wall", "distributed overhead"]
         out += _table(head, rows)
     return out
+
+
+def _per_step(c: dict[str, Any]) -> str:
+    """Milliseconds per task on the realized chain: the worker's own time around its model
+    calls, engine reaction and queue wait."""
+    n = c.get("tasks") or 0
+    if not n or "model" not in c:
+        return "n/a"
+    parts = (c["work"] - c["model"], c["reaction"], c["queue_wait"])
+    return " / ".join(f"{1000 * x / n:.0f}" for x in parts)
 
 
 def _slow(p: dict[str, Any], hosts: Any) -> list[str]:
@@ -105,15 +125,17 @@ def _slow(p: dict[str, Any], hosts: Any) -> list[str]:
                 [
                     r["example"],
                     label,
-                    str(r["tasks"]),
+                    str(r["tasks"]) + ("" if r["status"] == "SUCCEEDED" else f" ({r['status']})"),
                     _n(r["run_wall_s"]),
                     _n(r["critical_path_s"]),
+                    _n(r.get("critical_path_task_time_s")),
                     f"**{_n(r['parallel_efficiency'])}**",
                     str(c.get("tasks", "?")),
                     _n(c.get("reaction")),
                     _n(c.get("reaction_at_phase_boundaries")),
                     _n(c.get("queue_wait")),
                     f"{_n(c.get('slot_wait'))} ({c.get('slot_waits', 0)})",
+                    _per_step(c),
                 ]
             )
     head = [
@@ -122,12 +144,14 @@ def _slow(p: dict[str, Any], hosts: Any) -> list[str]:
         "tasks",
         "wall (s)",
         "critical path (s)",
+        "… by task time (s)",
         "efficiency",
         "chain tasks",
         "engine reaction (s)",
         "of which between phases (s)",
         "queue wait (s)",
         "slot waits (s, count)",
+        "per chain task, ms: worker / reaction / queue",
     ]
     return _table(head, rows)
 
@@ -150,13 +174,18 @@ def pipeline_section(results: dict[str, dict[str, Any]]) -> list[str]:
     ]
     if "slow_model" in p:
         delay = p["slow_model"].get("delay_ms", "?")
+        load = p.get("load_average_at_write")
         out += [
             "",
             f"### With a model taking {delay} ms per call",
             "",
             "The same runs with agents on `--model anthropic` (the real SDK, real HTTP) against a local "
             f"Messages API server that answers like the offline model after {delay} ms (`bench/_model_server.py`). "
-            "Target: parallel efficiency ≥ 0.9.",
+            "Target: parallel efficiency ≥ 0.9. A run that stopped before its last phase (a gate failed every "
+            "attempt) is measured up to where it stopped."
+            + (
+                f" Load average when written: {', '.join(str(x) for x in load)} (1/5/15 min)." if load else ""
+            ),
             "",
             *_slow(p, hosts),
             "",

@@ -13,7 +13,8 @@ AFTER = {"a": {"plan": [], "review": ["plan"]}, "b": {"x": [], "y": []}}
 def span(
     i: str, phase: str, key: str, created: float, started: float, finished: float, attempt: int = 1
 ) -> Span:
-    return Span(i, phase, key, attempt, created, started, finished)
+    """A task whose model calls took all but 10 ms of its execution."""
+    return Span(i, phase, key, attempt, created, started, finished, max(finished - started - 0.01, 0.0))
 
 
 def test_steps_order_dispatch_questions_answer_rounds_then_next_attempt() -> None:
@@ -53,9 +54,11 @@ def test_critical_path_is_the_heaviest_chain_not_the_longest_list() -> None:
         span("r2", "a", "review:S2", 1, 1, 2),  # p2 → r2: 2 s over two tasks
         span("x", "b", "x", 5, 5, 6),
     ]
-    total, chain = critical_path(spans, dependencies(spans, NEEDS, AFTER))
+    deps = dependencies(spans, NEEDS, AFTER)
+    total, chain = critical_path(spans, deps, weight="work")
     assert total == pytest.approx(6.0)
     assert [s.id for s in chain] == ["p1", "x"]
+    assert critical_path(spans, deps)[0] == pytest.approx(6.0 - 0.02)  # model time only
 
 
 def test_realized_chain_splits_wall_time_into_work_reaction_queue_and_slot_waits() -> None:
@@ -66,9 +69,10 @@ def test_realized_chain_splits_wall_time_into_work_reaction_queue_and_slot_waits
         span("x", "b", "x", 2.9, 3.0, 4.0),
     ]
     deps = dependencies(spans, NEEDS, AFTER)
-    cp, _ = critical_path(spans, deps)
+    cp, _ = critical_path(spans, deps, weight="work")
     out = realized_chain(spans, deps, {"a": 1, "b": 1}, run_start=0.0, run_end=4.5)
     assert cp == pytest.approx(2.0)  # the two plans could have run side by side
+    assert out["model"] == pytest.approx(3.0 - 0.03)
     assert out["tasks"] == 3 and out["slot_waits"] == 1
     assert out["work"] == pytest.approx(3.0)
     assert out["slot_wait"] == pytest.approx(0.1)
