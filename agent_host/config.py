@@ -177,7 +177,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--advertise", metavar="ADDR", help="address given to the orchestrator")
     parser.add_argument("--host-id", help="host id, a UUID (default: a new one per start)")
     parser.add_argument("--concurrency", type=int, default=4, help="tasks run at once")
-    parser.add_argument("--model", help="offline | anthropic | replay:FILE (env IDEAMINE_MODEL)")
+    parser.add_argument(
+        "--model",
+        help="offline | anthropic | replay:FILE | record:FILE | a plugin provider NAME[:ARG] (env IDEAMINE_MODEL)",
+    )
     parser.add_argument("--isolation", choices=("none", "process"), default="none")
     parser.add_argument("--memory-limit-mb", type=int, default=1024, help="RLIMIT_AS per isolated task")
     parser.add_argument("--cpu-limit-seconds", type=int, default=300, help="RLIMIT_CPU per isolated task")

@@ -26,6 +26,7 @@ import asyncio
 import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar, cast
 
@@ -389,9 +390,13 @@ class IdeaMineClient:
             self.gates.ListGateEvaluations, request, gate_pb2.ListGateEvaluationsResponse, "gate_evaluations"
         )
 
-    async def waive_gate(self, run_id: str, phase: str, reason: str) -> gate_pb2.GateEvaluation:
-        """Waive a failed gate (admin)."""
+    async def waive_gate(
+        self, run_id: str, phase: str, reason: str, *, expires_at: datetime | None = None
+    ) -> gate_pb2.GateEvaluation:
+        """Waive a failed gate (admin); ``expires_at`` (aware) makes the waiver lapse then."""
         request = gate_pb2.WaiveGateRequest(run_id=run_id, phase=_phase(phase), reason=reason)
+        if expires_at is not None:
+            request.expires_at.FromDatetime(expires_at)
         return (await self._call(self.gates.WaiveGate, request, gate_pb2.WaiveGateResponse)).gate_evaluation
 
     # ------------------------------------------------------------------- budgets

@@ -8,6 +8,7 @@ process, as a user runs it).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,10 @@ async def test_client_raises_the_error_tree(stack: Stack) -> None:
             await client.pause_run(run.id)  # PENDING cannot pause
         with pytest.raises(PermissionDenied):
             await client.waive_gate(run.id, "intake", "no")
+    async with IdeaMineClient(stack.server.address, token=stack.keys.token(roles=["admin"])) as admin:
+        with pytest.raises(InvalidInput) as lapsed:  # the expiry reaches the server (checked first)
+            await admin.waive_gate(run.id, "intake", "no", expires_at=datetime(2020, 1, 1, tzinfo=UTC))
+        assert [v.field for v in lapsed.value.violations] == ["expires_at"]
     async with IdeaMineClient(stack.server.address, token="garbage") as client:
         with pytest.raises(Unauthenticated):
             await client.list_phases()
