@@ -1,6 +1,8 @@
 # IdeaMine — one entry point for every developer task.
 #   make run     run the todo example end to end, embedded (SQLite, in-process queue, offline model)
 #   make test    install everything, start PostgreSQL + Redis, lint, run the test suite
+#   make chaos   every fault scenario 20 times (CHAOS_ITERATIONS), then docs/reliability.md
+#   make soak    continuous runs under random faults for SOAK_SECONDS (600), then docs/reliability.md
 SHELL := /bin/bash
 PY ?= python3
 VENV := venv
@@ -9,8 +11,10 @@ STAMP := $(VENV)/.installed
 RUN_FILE ?= examples/orchestrations/todo-app.yaml
 OUT ?= out/todo-app
 PYTEST_ARGS ?=
+CHAOS_ITERATIONS ?= 20
+SOAK_SECONDS ?= 600
 
-.PHONY: install proto lint typecheck test test-only run bench services-up services-down clean
+.PHONY: install proto lint typecheck test test-only run bench chaos soak services-up services-down clean
 
 $(STAMP): pyproject.toml package.json
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -51,6 +55,14 @@ run: install
 
 bench: install services-up
 	$(BIN)/python -m bench
+
+chaos: install services-up  # a private PostgreSQL cluster and Redis per run; services-up installs them
+	CHAOS_ITERATIONS=$(CHAOS_ITERATIONS) CHAOS_RESULTS=tests/chaos/results $(BIN)/pytest -q tests/chaos/test_chaos.py -k scenario -o timeout=1800 $(PYTEST_ARGS)
+	$(BIN)/python scripts/chaos_report.py
+
+soak: install services-up
+	$(BIN)/python -m tests.chaos.soak --seconds $(SOAK_SECONDS)
+	$(BIN)/python scripts/chaos_report.py
 
 clean:
 	rm -rf $(VENV) node_modules out .pytest_cache .mypy_cache .ruff_cache
