@@ -108,14 +108,17 @@ async def host_overhead(store_url: str, n: int) -> dict[str, Any]:
         ]
         await store.create_tasks(batch)
     await Reconciler(store, queue).publish_outbox()
-    deliveries = []
-    while len(deliveries) < n:
-        deliveries += await queue.consume("bench", count=min(256, n - len(deliveries)))
     NoopAgent.busy = 0.0
-    t = time.perf_counter()
-    for d in deliveries:  # one at a time: the per-task path, not throughput
-        await worker.handle(d)
-    wall = time.perf_counter() - t
+    handled, wall = 0, 0.0
+    while handled < n:  # in batches: the queue caps unacknowledged deliveries per consumer
+        deliveries = await queue.consume("bench", count=min(256, n - handled))
+        if not deliveries:
+            raise RuntimeError(f"the queue holds {n - handled} fewer tasks than were published")
+        t = time.perf_counter()
+        for d in deliveries:  # one at a time: the per-task path, not throughput
+            await worker.handle(d)
+        wall += time.perf_counter() - t
+        handled += len(deliveries)
     done = [x for rid in all_runs for x in await store.list_tasks(rid) if x.status is TaskStatus.SUCCEEDED]
     await queue.close()
     await store.close()
