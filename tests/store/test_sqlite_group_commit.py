@@ -143,3 +143,28 @@ async def test_a_writer_cancelled_in_the_queue_does_not_strand_the_batch(tmp_pat
         assert [e.type for e in await store.list_events(run.id, limit=1000)][before:] == ["test.holder"]
     finally:
         await store.close()
+
+
+async def test_a_writer_whose_statement_fails_leaves_the_store_usable(tmp_path: Path) -> None:
+    path = tmp_path / "g.db"
+    async with SqliteStore(path) as store:
+        run = await make_run(store)
+        before = _count_events(path, run.id)
+
+        async def duplicate() -> None:
+            async with store._tx() as tx:
+                await tx.append_events(run.id, [Event("test.doomed")])
+                await tx.run(
+                    "INSERT INTO ledger_heads (run_id, last_seq, last_hash) VALUES (?, 0, '')", (run.id,)
+                )
+
+        results = await asyncio.gather(
+            store.append_events(run.id, [Event("test.kept")]), duplicate(), return_exceptions=True
+        )
+        assert isinstance(results[1], sqlite3.IntegrityError)
+        await asyncio.wait_for(store.append_events(run.id, [Event("test.after")]), timeout=60)
+        assert [e.type for e in await store.list_events(run.id, limit=1000)][before:] == [
+            "test.kept",
+            "test.after",
+        ]
+        assert (await store.verify_ledger(run.id)).ok

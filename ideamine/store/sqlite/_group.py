@@ -93,38 +93,53 @@ class GroupCommit:
             self._unstrand(conn)
             raise
         self._writers_waiting -= 1
+        held = True  # the lock, until _pass_on takes over releasing it
         try:
-            if self._batch is None:
-                await conn.begin_write()
-                self._batch = _Batch()
-            batch = self._batch
-            conn.execute("SAVEPOINT member")
-        except sqlite3.OperationalError as exc:
-            self._abort(conn, f"SQLite error: {exc}")
-            self._lock.release()
-            raise StoreUnavailable(f"SQLite error: {exc}") from exc
-        except BaseException:
-            self._lock.release()
-            raise
-        try:
-            yield
-        except sqlite3.OperationalError as exc:
-            # the transaction itself may be gone (I/O error, disk full): fail the whole batch
-            self._abort(conn, f"SQLite error: {exc}")
-            self._lock.release()
-            raise StoreUnavailable(f"SQLite error: {exc}") from exc
-        except BaseException:
-            conn.execute("ROLLBACK TO member")
-            conn.execute("RELEASE member")
-            with contextlib.suppress(Exception):  # the members learn a failed COMMIT from the batch
-                await self._pass_on(conn, batch)
-            raise
-        conn.execute("RELEASE member")
-        batch.members += 1
-        await self._pass_on(conn, batch)
+            batch = await self._join(conn)
+            try:
+                yield
+            except sqlite3.OperationalError as exc:
+                # the transaction itself may be gone (I/O error, disk full): fail the whole batch
+                raise self._fail(conn, exc) from exc
+            except BaseException:
+                try:
+                    conn.execute("ROLLBACK TO member")
+                    conn.execute("RELEASE member")
+                except sqlite3.Error as exc:
+                    raise self._fail(conn, exc) from exc
+                held = False
+                with contextlib.suppress(Exception):  # the members learn a failed COMMIT from the batch
+                    await self._pass_on(conn, batch)
+                raise
+            try:
+                conn.execute("RELEASE member")
+            except sqlite3.Error as exc:
+                raise self._fail(conn, exc) from exc
+            batch.members += 1
+            held = False
+            await self._pass_on(conn, batch)
+        finally:
+            if held:
+                self._lock.release()
         await batch.settled.wait()
         if batch.error is not None:
             raise StoreUnavailable(batch.error)
+
+    async def _join(self, conn: Connection) -> _Batch:
+        """The open batch (opened now if none), with a savepoint for this writer (lock held)."""
+        try:
+            if self._batch is None:
+                try:
+                    await conn.begin_write()
+                except BaseException:  # cancelled while it waited: it may have begun regardless
+                    with contextlib.suppress(sqlite3.Error):
+                        _rollback(conn)
+                    raise
+                self._batch = _Batch()
+            conn.execute("SAVEPOINT member")
+        except sqlite3.Error as exc:
+            raise self._fail(conn, exc) from exc
+        return self._batch
 
     async def flush(self, conn: Connection) -> None:
         """Commit the open batch, if any."""
@@ -167,12 +182,15 @@ class GroupCommit:
         else:
             batch.settle(None)
 
-    def _abort(self, conn: Connection, error: str) -> None:
-        """Roll the whole open batch back (lock held): every member fails."""
+    def _fail(self, conn: Connection, exc: sqlite3.Error) -> StoreUnavailable:
+        """Roll the whole open batch back (lock held): every member fails; the error to raise."""
+        error = f"SQLite error: {exc}"
         batch, self._batch = self._batch, None
-        _rollback(conn)
+        with contextlib.suppress(sqlite3.Error):
+            _rollback(conn)
         if batch is not None:
             batch.settle(error)
+        return StoreUnavailable(error)
 
     async def _flush_quietly(self, conn: Connection) -> None:
         with contextlib.suppress(StoreUnavailable):  # the batch's members get the error
