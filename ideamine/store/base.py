@@ -56,7 +56,11 @@ from ideamine.store.records import (
     WaiverRecord,
 )
 
-__all__ = ["RunStore", "TaskInputs"]
+__all__ = ["OUTBOX_CLAIM_SECONDS", "RunStore", "TaskInputs"]
+
+#: default life of an outbox claim (:meth:`RunStore.claim_outbox`): publishing a batch
+#: takes milliseconds, so this only bounds how long a crashed relay's rows wait
+OUTBOX_CLAIM_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -272,12 +276,55 @@ class RunStore(Protocol):
         ...
 
     # ------------------------------------------------------------------- outbox
+    # The relay protocol (one row is published by one relay, not by all of them):
+    #
+    #   rows = await store.claim_outbox(owner)      # mine for claim_seconds
+    #   ...publish rows...
+    #   await store.mark_published(ids)             # done; or release_outbox(ids, owner=...)
+    #
+    # A relay that dies between claim and mark leaves its claim to expire; the next
+    # relay takes the rows then (at-least-once: a crash can still duplicate a message,
+    # which the idempotency key makes harmless — nothing else does).
     async def fetch_outbox(self, *, topic: str | None = None, limit: int = 500) -> list[OutboxRecord]:
-        """Unpublished outbox rows, oldest first."""
+        """Unpublished outbox rows, oldest first, claimed or not (a read-only look; relays
+        use :meth:`claim_outbox`)."""
+        ...
+
+    async def claim_outbox(
+        self,
+        owner: str,
+        *,
+        topic: str | None = None,
+        limit: int = 500,
+        claim_seconds: float = OUTBOX_CLAIM_SECONDS,
+        now: datetime | None = None,
+    ) -> list[OutboxRecord]:
+        """Atomically take up to ``limit`` unpublished rows for ``owner`` to publish, oldest first.
+
+        A row can be claimed when it is unpublished and unclaimed, or its claim expired
+        (``claimed_until <= now``). Claiming sets ``claimed_by = owner`` and
+        ``claimed_until = now + claim_seconds``. Concurrent claimers get disjoint rows and
+        never wait on each other (PostgreSQL ``FOR UPDATE SKIP LOCKED``; SQLite's single
+        writer). A row claimed by ``owner`` itself is *not* taken again before it expires:
+        two coroutines of one process may share an owner name.
+
+        Args:
+            owner: who publishes (a replica or host id, unique per process).
+            topic: only rows of this topic (None: every topic).
+            limit: at most this many rows.
+            claim_seconds: how long the claim keeps other relays off the rows; longer
+                than a publish takes, short enough that a dead relay's rows go out soon.
+            now: the clock (tests); default the current time.
+        """
         ...
 
     async def mark_published(self, outbox_ids: Sequence[int]) -> None:
-        """Mark rows published (deletes or flags them)."""
+        """Flag rows published (kept for audit; neither fetched nor claimed again)."""
+        ...
+
+    async def release_outbox(self, outbox_ids: Sequence[int], *, owner: str) -> int:
+        """Drop ``owner``'s claim on unpublished rows (the publish failed, e.g. QueueFull),
+        so any relay may take them at once; returns how many were released."""
         ...
 
     async def unfinished_tasks(self, *, limit: int = 10_000) -> list[TaskRecord]:

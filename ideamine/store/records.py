@@ -234,6 +234,8 @@ class OutboxRecord:
     task_id: str | None
     payload: JSON
     created_at: datetime
+    claimed_by: str | None = None  #: the relay publishing it (``RunStore.claim_outbox``)
+    claimed_until: datetime | None = None  #: when that claim lapses and another relay may take it
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 -- IdeaMine SQLite schema (embedded mode). Version: see PRAGMA user_version below.
 --
--- Tables and columns are the same as migrations/0001_init.sql (PostgreSQL); a test
--- compares them. SQLite-specific choices:
+-- Tables and columns are the same as migrations/*.sql (PostgreSQL) applied in order; a
+-- test compares them. A file of an older version is upgraded on open (the steps are in
+-- sqlite/_base.py, one per PostgreSQL migration that changed the schema). SQLite-specific
+-- choices:
 --   * ids are UUIDv7 strings, times ISO-8601 UTC text with microseconds (fixed width,
 --     so text order is time order), JSON is canonical JSON text;
 --   * status CHECK lists are the ideamine.enums member names (a test compares them);
@@ -132,9 +134,12 @@ CREATE TABLE outbox (
     task_id      TEXT,
     payload      TEXT NOT NULL,
     created_at   TEXT NOT NULL,
-    published_at TEXT
+    published_at TEXT,
+    claimed_by    TEXT,  -- the relay publishing the row (RunStore.claim_outbox)
+    claimed_until TEXT   -- its claim lapses then; another relay may take the row
 );
 CREATE INDEX outbox_unpublished ON outbox (topic, id) WHERE published_at IS NULL;
+CREATE INDEX outbox_claimable ON outbox (id) WHERE published_at IS NULL;
 
 CREATE TABLE timers (
     id         TEXT PRIMARY KEY,
@@ -308,4 +313,4 @@ CREATE TABLE run_leases (
     expires_at TEXT NOT NULL
 );
 
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;

@@ -14,7 +14,7 @@ from ideamine.errors import StoreUnavailable
 from ideamine.ids import new_id
 from ideamine.store.sqlite import SCHEMA_VERSION, SqliteStore, open_sqlite
 from ideamine.store.sqlite.registry import HOST_STATUSES
-from tests.store.conftest import make_run
+from tests.store.conftest import make_run, new_task
 from tests.store.schema_facts import ENUM_COLUMNS
 
 #: SQLite-only tables: FTS5 (PostgreSQL uses a GIN index) and the AUTOINCREMENT counter
@@ -137,3 +137,32 @@ async def test_tables_and_columns_equal_the_postgresql_migration(db_path: Path, 
     for row in rows:
         postgres.setdefault(row["table_name"], set()).add(row["column_name"])
     assert _columns(db_path) == postgres
+
+
+def _downgrade_to_version_1(path: Path) -> None:
+    """Undo the version-2 change (outbox claims) the way a file written by older code looks."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP INDEX outbox_claimable")
+        conn.execute("ALTER TABLE outbox DROP COLUMN claimed_by")
+        conn.execute("ALTER TABLE outbox DROP COLUMN claimed_until")
+        conn.execute("PRAGMA user_version = 1")
+
+
+async def test_a_version_1_file_is_upgraded_in_place_with_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    async with SqliteStore(path) as store:
+        run = await make_run(store)
+        [task] = await store.create_tasks([new_task(run.id)])
+    fresh = _columns(path)
+    _downgrade_to_version_1(path)
+    stores = await asyncio.gather(*(open_sqlite(path) for _ in range(3)))  # racing openers upgrade once
+    try:
+        [row] = await stores[0].claim_outbox("relay-a")
+        assert (row.task_id, row.claimed_by) == (task.id, "relay-a")
+        assert await stores[1].claim_outbox("relay-b") == []
+    finally:
+        for s in stores:
+            await s.close()
+    assert _columns(path) == fresh
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

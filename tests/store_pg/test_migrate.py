@@ -47,6 +47,11 @@ def _copy_migrations(tmp_path: Path) -> Path:
     return target
 
 
+def _next(offset: int = 0) -> str:
+    """The version prefix of a migration after the repository's last one (plus ``offset``)."""
+    return f"{discover()[-1].version + 1 + offset:04d}"
+
+
 async def _tables(url: str) -> set[str]:
     conn = await asyncpg.connect(url)
     try:
@@ -87,8 +92,8 @@ async def test_concurrent_migrators_apply_each_migration_once(empty_db: str) -> 
 
 async def test_applies_only_pending_migrations_in_order(migrated_db: str, tmp_path: Path) -> None:
     directory = _copy_migrations(tmp_path)
-    (directory / "0003_third.sql").write_text("CREATE TABLE third (id int);\n")
-    (directory / "0002_second.sql").write_text("CREATE TABLE second (id int);\n")
+    (directory / f"{_next(1)}_third.sql").write_text("CREATE TABLE third (id int);\n")
+    (directory / f"{_next()}_second.sql").write_text("CREATE TABLE second (id int);\n")
     applied = await migrate(migrated_db, directory=directory)
     assert [m.name for m in applied] == ["second", "third"]
     assert {"second", "third"} <= await _tables(migrated_db)
@@ -96,11 +101,13 @@ async def test_applies_only_pending_migrations_in_order(migrated_db: str, tmp_pa
 
 async def test_failed_migration_is_rolled_back_and_not_recorded(migrated_db: str, tmp_path: Path) -> None:
     directory = _copy_migrations(tmp_path)
-    (directory / "0002_half.sql").write_text("CREATE TABLE half (id int);\nSELECT no_such_function();\n")
+    (directory / f"{_next()}_half.sql").write_text(
+        "CREATE TABLE half (id int);\nSELECT no_such_function();\n"
+    )
     with pytest.raises(asyncpg.UndefinedFunctionError):
         await migrate(migrated_db, directory=directory)
     assert "half" not in await _tables(migrated_db)
-    assert 2 not in await _versions(migrated_db)
+    assert int(_next()) not in await _versions(migrated_db)
 
 
 async def test_refuses_a_database_with_an_unknown_newer_version(migrated_db: str) -> None:
@@ -122,7 +129,7 @@ async def test_refuses_a_changed_checksum(migrated_db: str, tmp_path: Path) -> N
     directory = _copy_migrations(tmp_path)
     first = sorted(directory.glob("*.sql"))[0]
     first.write_text(first.read_text() + "\n-- an innocent-looking edit\n")
-    (directory / "0002_next.sql").write_text("CREATE TABLE next_one (id int);\n")
+    (directory / f"{_next()}_next.sql").write_text("CREATE TABLE next_one (id int);\n")
     with pytest.raises(MigrationError, match="changed after it was applied"):
         await migrate(migrated_db, directory=directory)
     assert "next_one" not in await _tables(migrated_db)  # nothing applied past the refusal
@@ -158,3 +165,25 @@ async def test_unreachable_server_is_store_unavailable() -> None:
     with pytest.raises(StoreUnavailable):
         await store.open()
     assert await store.ping() is False
+
+
+async def test_outbox_claims_migration_keeps_rows_and_makes_them_claimable(
+    empty_db: str, tmp_path: Path
+) -> None:
+    only_init = tmp_path / "init"
+    only_init.mkdir()
+    shutil.copy(MIGRATIONS_DIR / "0001_init.sql", only_init)
+    await migrate(empty_db, directory=only_init)
+    conn = await asyncpg.connect(empty_db)
+    try:
+        await conn.execute("INSERT INTO outbox (topic, payload, created_at) VALUES ('notices', '{}', now())")
+    finally:
+        await conn.close()
+    assert [m.name for m in await migrate(empty_db)][:1] == ["outbox_claims"]
+    store = PostgresRunStore(empty_db)
+    await store.open()
+    try:
+        [row] = await store.claim_outbox("relay-a")
+        assert (row.topic, row.claimed_by) == ("notices", "relay-a")
+    finally:
+        await store.close()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from typing import TypeVar
 
 from ideamine.errors import NotFound
 from ideamine.store._shared import to_record, utcnow
+from ideamine.store.base import OUTBOX_CLAIM_SECONDS
 from ideamine.store.ledger import verify_chain
 from ideamine.store.postgres.db import Conn, StoreBase
 from ideamine.store.postgres.events import append_events
@@ -13,6 +16,24 @@ from ideamine.store.postgres.runs import require_id
 from ideamine.store.records import Event, LedgerRecord, LedgerVerification, OutboxRecord
 
 __all__ = ["JournalMixin"]
+
+_T = TypeVar("_T")
+
+#: claim the oldest claimable rows: unpublished and unclaimed or expired ($3 = now). The
+#: inner SELECT locks the rows it picks and skips rows another claimer has locked, so
+#: concurrent relays take disjoint rows without waiting; the partial index
+#: ``outbox_claimable`` (migration 0002) walks unpublished rows in id order.
+_CLAIM = """
+UPDATE outbox SET claimed_by = $1, claimed_until = $2
+WHERE id IN (
+    SELECT id FROM outbox
+    WHERE published_at IS NULL AND ($4::text IS NULL OR topic = $4)
+      AND (claimed_until IS NULL OR claimed_until <= $3)
+    ORDER BY id LIMIT $5
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING *
+"""
 
 
 class JournalMixin(StoreBase):
@@ -66,7 +87,7 @@ class JournalMixin(StoreBase):
         return await self._db.transaction(tx)
 
     async def fetch_outbox(self, *, topic: str | None = None, limit: int = 500) -> list[OutboxRecord]:
-        """Unpublished outbox rows, oldest first."""
+        """Unpublished outbox rows, oldest first, claimed or not."""
         rows = await self._db.fetch(
             """SELECT * FROM outbox WHERE published_at IS NULL AND ($1::text IS NULL OR topic = $1)
                ORDER BY id LIMIT $2""",
@@ -75,15 +96,60 @@ class JournalMixin(StoreBase):
         )
         return [to_record(OutboxRecord, r) for r in rows]
 
+    async def claim_outbox(
+        self,
+        owner: str,
+        *,
+        topic: str | None = None,
+        limit: int = 500,
+        claim_seconds: float = OUTBOX_CLAIM_SECONDS,
+        now: datetime | None = None,
+    ) -> list[OutboxRecord]:
+        """Claim unclaimed or expired unpublished rows in one statement (see ``_CLAIM``)."""
+        at = now or utcnow()
+        until = at + timedelta(seconds=claim_seconds)
+        rows = await self._relay_write(lambda conn: conn.fetch(_CLAIM, owner, until, at, topic, limit))
+        return sorted((to_record(OutboxRecord, r) for r in rows), key=lambda r: r.id)
+
     async def mark_published(self, outbox_ids: Sequence[int]) -> None:
-        """Flag rows published (kept for audit; fetch_outbox skips them)."""
+        """Flag rows published (kept for audit; neither fetched nor claimed again)."""
         if not outbox_ids:
             return
         now = utcnow()
-        await self._db.transaction(
+        await self._relay_write(
             lambda conn: conn.execute(
                 "UPDATE outbox SET published_at = $2 WHERE id = ANY($1::bigint[]) AND published_at IS NULL",
                 list(outbox_ids),
                 now,
             )
         )
+
+    async def release_outbox(self, outbox_ids: Sequence[int], *, owner: str) -> int:
+        """Clear ``owner``'s claims on the unpublished rows among ``outbox_ids``."""
+        if not outbox_ids:
+            return 0
+        status = await self._relay_write(
+            lambda conn: conn.execute(
+                """UPDATE outbox SET claimed_by = NULL, claimed_until = NULL
+                   WHERE id = ANY($1::bigint[]) AND claimed_by = $2 AND published_at IS NULL""",
+                list(outbox_ids),
+                owner,
+            )
+        )
+        return int(str(status).rsplit(" ", 1)[-1])
+
+    async def _relay_write(self, fn: Callable[[Conn], Awaitable[_T]]) -> _T:
+        """One relay bookkeeping transaction, committed without waiting for the WAL flush.
+
+        Claims and published marks only steer *who* publishes: if the server crashes
+        before one reaches disk, a row is claimable or unpublished again and goes out
+        once more (a duplicate, which the idempotency key absorbs). The outbox rows
+        themselves are written by the durable state-change transactions. Skipping the
+        flush saves an fsync per relay batch on the commit path.
+        """
+
+        async def tx(conn: Conn) -> _T:
+            await conn.execute("SET LOCAL synchronous_commit = off")
+            return await fn(conn)
+
+        return await self._db.transaction(tx)

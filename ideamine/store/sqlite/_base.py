@@ -316,7 +316,9 @@ class SqliteBase:
         if version == 0:
             if not await conn.execute_fetchall("SELECT name FROM sqlite_master WHERE type = 'table'"):
                 await conn.offload(_create_schema, conn.raw)
-                version = await _user_version(conn)
+            # read again either way: tables found here may be another opener's schema that
+            # committed after our first read (its version was still 0 then)
+            version = await _user_version(conn)
         if 0 < version < SCHEMA_VERSION:
             version = await _upgrade(conn, version)
         if version != SCHEMA_VERSION:

@@ -20,10 +20,12 @@ from ideamine.store._shared import (
     check_attempt,
     check_status,
     task_message,
+    to_iso,
     to_record,
     utcnow,
 )
 from ideamine.store._task_batch import task_batch
+from ideamine.store.base import OUTBOX_CLAIM_SECONDS
 from ideamine.store.records import JSON, Event, NewTask, OutboxRecord, TaskRecord
 from ideamine.store.sqlite._base import SqliteBase, Tx, marks, where
 
@@ -240,14 +242,43 @@ class TasksMixin(SqliteBase):
 
     # ------------------------------------------------------------------- outbox
     async def fetch_outbox(self, *, topic: str | None = None, limit: int = 500) -> list[OutboxRecord]:
-        """Unpublished outbox rows, oldest first."""
+        """Unpublished outbox rows, oldest first, claimed or not."""
         cond, params = where({"topic": topic}, "published_at IS NULL")
         async with self._tx(write=False) as tx:
             rows = await tx.all(f"SELECT * FROM outbox WHERE {cond} ORDER BY id LIMIT ?", [*params, limit])
         return [to_record(OutboxRecord, r) for r in rows]
 
+    async def claim_outbox(
+        self,
+        owner: str,
+        *,
+        topic: str | None = None,
+        limit: int = 500,
+        claim_seconds: float = OUTBOX_CLAIM_SECONDS,
+        now: datetime | None = None,
+    ) -> list[OutboxRecord]:
+        """Pick and claim in one immediate transaction: SQLite's one writer is the lock."""
+        async with self._tx() as tx:
+            at = now or tx.now
+            cond, params = where(
+                {"topic": topic}, "published_at IS NULL", "(claimed_until IS NULL OR claimed_until <= ?)"
+            )
+            rows = await tx.all(
+                f"SELECT * FROM outbox WHERE {cond} ORDER BY id LIMIT ?", [at, *params, limit]
+            )
+            if not rows:
+                return []
+            until = at + timedelta(seconds=claim_seconds)
+            ids = [r["id"] for r in rows]
+            await tx.update(
+                "outbox", {"claimed_by": owner, "claimed_until": until}, f"id IN ({marks(ids)})", ids
+            )
+        return [
+            to_record(OutboxRecord, {**r, "claimed_by": owner, "claimed_until": to_iso(until)}) for r in rows
+        ]
+
     async def mark_published(self, outbox_ids: Sequence[int]) -> None:
-        """Flag rows published (kept for audit; fetch_outbox skips them)."""
+        """Flag rows published (kept for audit; neither fetched nor claimed again)."""
         if not outbox_ids:
             return
         async with self._tx() as tx:
@@ -256,6 +287,18 @@ class TasksMixin(SqliteBase):
                 {"published_at": tx.now},
                 f"id IN ({marks(outbox_ids)}) AND published_at IS NULL",
                 outbox_ids,
+            )
+
+    async def release_outbox(self, outbox_ids: Sequence[int], *, owner: str) -> int:
+        """Clear ``owner``'s claims on the unpublished rows among ``outbox_ids``."""
+        if not outbox_ids:
+            return 0
+        async with self._tx() as tx:
+            return await tx.update(
+                "outbox",
+                {"claimed_by": None, "claimed_until": None},
+                f"id IN ({marks(outbox_ids)}) AND claimed_by = ? AND published_at IS NULL",
+                [*outbox_ids, owner],
             )
 
 
