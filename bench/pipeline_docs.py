@@ -115,6 +115,30 @@ def _per_step(c: dict[str, Any]) -> str:
     return " / ".join(f"{1000 * x / n:.0f}" for x in parts)
 
 
+def _budget(p: dict[str, Any]) -> list[str]:
+    """What ≥ 0.9 leaves per dependent step, against what each distributed run spent."""
+    lines = []
+    for r in p.get("slow_model", {}).get("distributed", []):
+        c = r.get("realized_chain", {})
+        n = c.get("tasks") or 0
+        if not n or "model" not in c:
+            continue
+        model = 1000 * c["model"] / n
+        spent = 1000 * (c["work"] - c["model"] + c["reaction"] + c["queue_wait"] + c["slot_wait"]) / n
+        lines.append(
+            f"{r['example']}: {model:.0f} ms of model time per chain task, so 0.9 allows {model / 9:.0f} ms of "
+            f"everything else per task; it spent {spent:.0f} ms"
+        )
+    if not lines:
+        return []
+    return [
+        "Every dependent step pays the round trip worker commit → notice → engine pass → new task → queue → "
+        "worker start, and the chain is long: each phase runs its dispatch tasks, then the clarifier's question "
+        "task and up to five answer rounds one after another. Distributed: " + "; ".join(lines) + ".",
+        "",
+    ]
+
+
 def _slow(p: dict[str, Any], hosts: Any) -> list[str]:
     slow = p.get("slow_model", {})
     rows = []
@@ -189,6 +213,7 @@ def pipeline_section(results: dict[str, dict[str, Any]]) -> list[str]:
             "",
             *_slow(p, hosts),
             "",
+            *_budget(p),
             DEFINITION,
         ]
     return out
