@@ -145,7 +145,7 @@ class AgentHost:
         self.store = await open_store(cfg.database_url)
         self.queue = open_queue(cfg.redis_url, prefix=cfg.queue_prefix)
         await self.queue.ensure()
-        self._reconciler = Reconciler(self.store, self.queue)
+        self._reconciler = Reconciler(self.store, self.queue, owner=f"agent-host-{self.host_id}")
         runner = None
         if cfg.isolation == "process":
             limits = ResourceLimits(
@@ -243,7 +243,15 @@ class AgentHost:
                 failures = 0
 
     async def publish_outbox(self) -> None:
-        """Relay committed notices (and re-queued tasks) from the outbox to the queue now."""
+        """Relay committed notices (and re-queued tasks) from the outbox to the queue now.
+
+        Called after each commit so the completion notice goes out at once rather than
+        on the orchestrator's next relay poll. Rows are *claimed* like every relay claims
+        them (``Reconciler.publish_outbox``): the first relay to claim a row publishes it,
+        once, so hosts and orchestrator replicas relaying one outbox no longer publish
+        each row once per relay. Usually this finds just what its own commit wrote; it
+        may also take other pending rows, which is as good as anyone publishing them.
+        """
         async with self._publish_lock:
             await self._reconciler.publish_outbox()
 

@@ -124,7 +124,7 @@ class RunOwner:
         self.outbox_poll_seconds = outbox_poll_seconds
         self.max_active_runs = max_active_runs
         self.on_wake = on_wake
-        self.reconciler = Reconciler(store, queue)
+        self.reconciler = Reconciler(store, queue, owner=f"orchestrator-{replica_id}")
         self.held: dict[str, _Held] = {}
         self._kick = asyncio.Event()
         self._flush_lock = asyncio.Lock()

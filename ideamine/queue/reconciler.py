@@ -4,8 +4,13 @@ DESIGN §3.1: losing Redis entirely must lose no task. Two passes make that true
 
 - :meth:`Reconciler.publish_outbox` publishes what the store *promised* to publish
   (outbox rows written in the same transaction as the task rows) and marks the rows
-  published afterwards. A crash between the two publishes the rows again on the next
-  pass: a duplicate message, which the idempotency key makes harmless.
+  published afterwards. Every orchestrator replica and every agent host relays the one
+  outbox, so a pass first *claims* its rows (:meth:`RunStore.claim_outbox`): concurrent
+  relays take disjoint rows and each row is published once. A relay that crashes between
+  claim and mark leaves rows whose claim expires after ``claim_seconds``; another relay
+  publishes them then — a duplicate only if the crash came after the publish, which the
+  idempotency key makes harmless. A publish that fails (queue full or gone) gives its
+  unpublished rows back at once.
 - :meth:`Reconciler.reconcile` compares every unfinished (QUEUED/RUNNING) task with the
   task ids actually in the tasks stream and re-publishes the missing ones — after a
   ``FLUSHALL``, a failover to an empty replica, or a message dead-lettered before its
@@ -18,6 +23,7 @@ distributed and the embedded mode.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,9 +33,10 @@ from typing import Any
 from ideamine import metrics
 from ideamine.enums import TaskStatus
 from ideamine.errors import NotFound, QueueFull
+from ideamine.ids import new_id
 from ideamine.queue.base import TaskQueue
 from ideamine.queue.message import MalformedMessage, Notice, TaskMessage
-from ideamine.store.base import RunStore
+from ideamine.store.base import OUTBOX_CLAIM_SECONDS, RunStore
 from ideamine.store.records import OutboxRecord, TaskRecord
 
 __all__ = ["Reconciler", "ReconcileReport", "task_message"]
@@ -95,33 +102,74 @@ class Reconciler:
     Lifecycle: stateless between calls; the orchestrator calls ``publish_outbox()``
     after each commit that wrote outbox rows and ``reconcile()`` on start-up and
     periodically.
+
+    Args:
+        store: the outbox's store.
+        queue: where the messages go.
+        batch_size: rows claimed (and published) per round trip.
+        owner: the name this relay claims outbox rows under; unique per process (a
+            replica or host id). Default: a fresh random name.
+        claim_seconds: how long a claim keeps other relays off the rows (see
+            :meth:`RunStore.claim_outbox`).
     """
 
-    def __init__(self, store: RunStore, queue: TaskQueue, *, batch_size: int = 100) -> None:
+    def __init__(
+        self,
+        store: RunStore,
+        queue: TaskQueue,
+        *,
+        batch_size: int = 100,
+        owner: str | None = None,
+        claim_seconds: float = OUTBOX_CLAIM_SECONDS,
+    ) -> None:
         self.store = store
         self.queue = queue
         self.batch_size = batch_size
+        self.owner = owner or f"relay-{new_id()}"
+        self.claim_seconds = claim_seconds
 
     async def publish_outbox(self) -> ReconcileReport:
-        """Publish unpublished task and notice outbox rows, oldest first, then mark them."""
+        """Claim unpublished outbox rows batch by batch, publish them, then mark them.
+
+        Within a batch task messages go out before notices. Rows of a topic this code does
+        not know stay claimed until the claim expires (a newer relay may know them).
+        """
         published = notices = skipped = 0
-        for topic in (TASKS_TOPIC, NOTICES_TOPIC):
-            while rows := await self.store.fetch_outbox(topic=topic, limit=self.batch_size):
-                try:
+        while rows := await self.store.claim_outbox(
+            self.owner, limit=self.batch_size, claim_seconds=self.claim_seconds
+        ):
+            done: list[int] = []
+            try:
+                for topic in (TASKS_TOPIC, NOTICES_TOPIC):
+                    group = [r for r in rows if r.topic == topic]
+                    if not group:
+                        continue
                     if topic == TASKS_TOPIC:
-                        sent, dropped = await self._publish_tasks(rows)
+                        sent, dropped = await self._publish_tasks(group)
                         published += sent
                     else:
-                        sent, dropped = await self._publish_notices(rows)
+                        sent, dropped = await self._publish_notices(group)
                         notices += sent
-                except QueueFull:
-                    log.warning("queue full: %d %s outbox rows wait for the next pass", len(rows), topic)
-                    return ReconcileReport(published, notices, skipped, backlogged=True)
-                skipped += dropped
-                await self.store.mark_published([r.id for r in rows])
-                if len(rows) < self.batch_size:
-                    break
+                    skipped += dropped
+                    done += [r.id for r in group]
+            except QueueFull:
+                log.warning("queue full: %d outbox rows wait for the next pass", len(rows) - len(done))
+                await self._settle(rows, done)
+                return ReconcileReport(published, notices, skipped, backlogged=True)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await self._settle(rows, done)
+                raise
+            await self.store.mark_published(done)
+            if len(rows) < self.batch_size:
+                break
         return ReconcileReport(published=published, notices=notices, skipped=skipped)
+
+    async def _settle(self, rows: Sequence[OutboxRecord], done: Sequence[int]) -> None:
+        """After a failed publish: mark what went out, give the rest back to any relay."""
+        await self.store.mark_published(done)
+        sent = set(done)
+        await self.store.release_outbox([r.id for r in rows if r.id not in sent], owner=self.owner)
 
     async def reconcile(self) -> ReconcileReport:
         """Drain the outbox, then re-publish every unfinished task missing from the queue.

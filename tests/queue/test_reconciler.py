@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -96,3 +97,54 @@ async def test_outbox_rows_of_finished_tasks_are_skipped(store: RunStore) -> Non
     report = await Reconciler(store, q).publish_outbox()
     assert (report.published, report.skipped) == (0, 1)
     assert await q.queued_task_ids() == set()
+
+
+async def test_two_relays_on_one_outbox_publish_each_task_once(store: RunStore) -> None:
+    tasks = await create_tasks(store, 9)
+    q = MemoryQueue()
+    relays = [Reconciler(store, q, batch_size=2, owner=f"relay-{i}") for i in range(3)]
+    reports = await asyncio.gather(*(r.publish_outbox() for r in relays))
+    assert sum(r.published for r in reports) == 9
+    got = [d.message.task_id for d in await q.consume("w", count=100)]
+    assert sorted(got) == sorted(t.id for t in tasks)  # no duplicates
+
+
+async def test_rows_claimed_by_a_live_relay_are_left_to_it(store: RunStore) -> None:
+    await create_tasks(store, 2)
+    await store.claim_outbox("busy-relay", claim_seconds=300)
+    q = MemoryQueue()
+    assert (await Reconciler(store, q).publish_outbox()).published == 0
+    assert await q.queued_task_ids() == set()
+
+
+async def test_a_crashed_relays_rows_are_published_once_its_claim_expires(store: RunStore) -> None:
+    tasks = await create_tasks(store, 3)
+    await store.claim_outbox("crashed-relay", claim_seconds=0)  # claimed, never published or marked
+    q = MemoryQueue()
+    assert (await Reconciler(store, q, owner="survivor").publish_outbox()).published == 3
+    assert await q.queued_task_ids() == {t.id for t in tasks}
+    assert await store.fetch_outbox() == []
+
+
+async def test_queue_full_gives_the_claim_back_at_once(store: RunStore) -> None:
+    await create_tasks(store, 3)
+    q = MemoryQueue(limits=QueueLimits(max_stream_length=2))
+    first = await Reconciler(store, q, batch_size=2, owner="a").publish_outbox()
+    assert first.backlogged and first.published == 2
+    [waiting] = await store.fetch_outbox()
+    assert waiting.claimed_by is None  # any relay may publish it now, not after an expiry
+    await q.ack(await q.consume("w", count=2))
+    assert (await Reconciler(store, q, owner="b").publish_outbox()).published == 1
+
+
+async def test_a_batch_publishes_tasks_and_notices_and_marks_both(store: RunStore) -> None:
+    [t] = await create_tasks(store, 1)
+    await store.start_task(t.id, attempt=1, worker="w", lease_seconds=15)
+    notice = {"task_id": t.id, "run_id": t.run_id, "attempt": 1, "status": "SUCCEEDED", "phase": "intake"}
+    await store.commit_task_result(t.id, attempt=1, output={}, artifacts=[], notice=notice)
+    q = MemoryQueue()
+    report = await Reconciler(store, q).publish_outbox()
+    assert (report.published, report.notices, report.skipped) == (0, 1, 1)  # the task row: task finished
+    [got] = await q.consume_notices("o", count=10)
+    assert got.message.task_id == t.id
+    assert await store.fetch_outbox() == []
