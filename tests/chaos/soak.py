@@ -123,8 +123,8 @@ class Soak:
             self.runs.append(
                 {"run_id": run_id, "duration_s": round(time.monotonic() - started, 2), **verdict.as_dict()}
             )
-        except AssertionError as exc:
-            self.failures.append(str(exc)[:1000])
+        except Exception as exc:  # an assertion or a harness error: a failure on record
+            self.failures.append(f"{type(exc).__name__}: {exc}"[:1000])
 
     async def _background(self, deadline: float) -> None:
         """Keep ordinary runs going (each checked when it ends)."""
@@ -140,8 +140,8 @@ class Soak:
             started = time.monotonic()
             try:
                 outcome: Outcome = await SCENARIOS[name](self.stack, random.Random(self.rng.random()))
-            except AssertionError as exc:
-                self.failures.append(f"{name}: {exc}"[:1000])
+            except Exception as exc:  # an assertion or a harness error: a failure on record
+                self.failures.append(f"{name}: {type(exc).__name__}: {exc}"[:1000])
                 continue
             self.faults.append(
                 {"scenario": name, "recovery_s": round(outcome.recovery_s, 3), "fault": outcome.fault}

@@ -57,6 +57,7 @@ _DB_DOWN = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
+    asyncpg.InternalClientError,  # a pooled connection the restart broke mid-operation
     StoreUnavailable,
 )
 
