@@ -22,17 +22,17 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
 
 from ideamine._proto.ideamine.v1 import agent_host_pb2, agent_host_pb2_grpc, common_pb2
 from tests.chaos.stack import ChaosStack
 from tests.llm.fake_messages_server import error_reply
+from tests.polling import eventually as until
 
 __all__ = ["LANES", "Outcome", "SCENARIOS", "TERMINAL", "until"]
 
-T = TypeVar("T")
 TERMINAL = ("SUCCEEDED", "FAILED", "NEEDS_WAIVER", "CANCELLED")
 
 
@@ -44,20 +44,6 @@ class Outcome:
     expect: str
     recovery_s: float
     fault: dict[str, Any] = field(default_factory=dict)
-
-
-async def until(
-    check: Callable[[], Awaitable[T | None]], *, what: str, within: float = 120.0, every: float = 0.05
-) -> T:
-    """Poll ``check`` until it returns something truthy; AssertionError after ``within``."""
-    deadline = time.monotonic() + within
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:.0f}s waiting for {what}")
-        await asyncio.sleep(every)
 
 
 async def _started(stack: ChaosStack, run_id: str, attempt: int = 1) -> tuple[int, float]:

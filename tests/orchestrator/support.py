@@ -8,7 +8,7 @@ import json
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +17,6 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 import grpc
 import jwt
-import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
@@ -179,20 +178,6 @@ def violations(err: grpc.aio.AioRpcError) -> dict[str, str]:
             d.Unpack(bad)
             out.update({v.field: v.description for v in bad.field_violations})
     return out
-
-
-async def eventually(
-    check: Callable[[], Awaitable[Any]], *, within: float = 30.0, what: str = "condition"
-) -> Any:
-    """Poll ``check`` until truthy; fail after ``within`` seconds (a deadline, not a sleep)."""
-    deadline = time.monotonic() + within
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 ROOT = Path(__file__).resolve().parents[2]

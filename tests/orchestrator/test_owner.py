@@ -20,7 +20,8 @@ from orchestrator.engine.deps import EngineDeps
 from orchestrator.engine.signals import Waker
 from orchestrator.owner import RunOwner
 from tests.orchestrator.conftest import drop_queue
-from tests.orchestrator.support import create_database, drop_database, eventually, unique_prefix
+from tests.orchestrator.support import create_database, drop_database, unique_prefix
+from tests.polling import eventually
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 

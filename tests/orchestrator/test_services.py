@@ -35,7 +35,8 @@ from ideamine.queue import open_queue
 from ideamine.store.base import RunStore
 from ideamine.store.records import NewArtifact, NewTask
 from tests.orchestrator.conftest import Stack
-from tests.orchestrator.support import eventually, violations
+from tests.orchestrator.support import violations
+from tests.polling import eventually
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.postgres, pytest.mark.redis]
 

@@ -19,7 +19,8 @@ from typing import Any
 from ideamine._proto.ideamine.v1 import common_pb2, run_pb2
 from ideamine.queue import open_queue
 from tests.orchestrator.conftest import Stack
-from tests.orchestrator.support import eventually, offline_worker
+from tests.orchestrator.support import offline_worker
+from tests.polling import eventually
 
 __all__ = ["RunObjects", "finished_run", "object_ids", "running_worker"]
 

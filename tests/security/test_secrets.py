@@ -44,7 +44,7 @@ from ideamine.runfile import load_run_file
 from tests.agent_host.procs import ROOT, Service, free_port, wait_serving
 from tests.agent_host.support import fresh_database
 from tests.llm.fake_messages_server import FakeMessagesServer, error_reply, text_reply
-from tests.orchestrator.support import eventually
+from tests.polling import eventually
 from tests.security.offline_messages import script_offline
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]

@@ -7,10 +7,7 @@ without touching anyone else's.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
@@ -46,20 +43,3 @@ async def migrated_db(empty_db: str) -> str:
 
     await migrate(empty_db)
     return empty_db
-
-
-async def eventually(
-    check: Callable[[], Awaitable[Any]], *, within: float = 10.0, what: str = "condition"
-) -> Any:
-    """Poll ``check`` until it returns a truthy value; fail after ``within`` seconds.
-
-    A deadline, not a sleep-and-hope: the test proceeds as soon as the state is there.
-    """
-    deadline = time.monotonic() + within
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)

@@ -19,7 +19,7 @@ from ideamine.errors import StoreUnavailable
 from ideamine.ids import new_id
 from ideamine.store.postgres import PostgresRunStore
 from ideamine.store.records import BudgetLimits, Event, NewArtifact, NewRun, NewTask, TaskRecord
-from tests.store_pg.conftest import eventually
+from tests.polling import eventually
 
 pytestmark = pytest.mark.postgres
 
