@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 #: name of the SQLite file inside a run directory
 DB_FILE = "ideamine.sqlite3"
+#: how often the notice pump publishes outbox rows that no writer's own flush published
+_SWEEP_SECONDS = 1.0
 
 
 class EmbeddedRuntime:
@@ -144,9 +146,19 @@ class EmbeddedRuntime:
             return await self.reconciler.publish_outbox()
 
     async def _pump_notices(self) -> None:
-        """Relay completion notices: publish them from the outbox, wake the waiting phase."""
+        """Relay completion notices: wake the waiting phase; sweep the outbox now and then.
+
+        Whoever writes an outbox row (the worker after a commit, the engine after creating
+        or re-queuing tasks) flushes it at once, so the sweep only catches what a failed
+        flush left behind. Sweeping on every pass instead took SQLite's one write lock about
+        twenty times a second, and every flush on a task's path queued behind it.
+        """
+        loop = asyncio.get_running_loop()
+        swept = -_SWEEP_SECONDS
         while True:
-            await self.flush_outbox()
+            if loop.time() - swept >= _SWEEP_SECONDS:
+                swept = loop.time()
+                await self.flush_outbox()
             notices = await self.queue.consume_notices("engine", count=100, block_ms=50)
             for n in notices:
                 self.waker.notify(n.message.run_id)

@@ -30,6 +30,7 @@ from ideamine.enums import RunStatus, TaskStatus
 from ideamine.errors import decode_task_error
 from ideamine.store.records import ArtifactRecord, BudgetLimits, Event, NewTask, RunRecord, TaskRecord
 from orchestrator.engine import events as ev
+from orchestrator.engine.artifact_view import PhaseArtifacts
 from orchestrator.engine.deps import EngineDeps
 from orchestrator.engine.planner import TaskSlot, idempotency_key, ready_slots
 
@@ -52,11 +53,15 @@ def _now() -> datetime:
 class Dispatcher:
     """Dispatch loop of one phase attempt."""
 
-    def __init__(self, deps: EngineDeps, run: RunRecord, spec: PhaseSpec) -> None:
+    def __init__(
+        self, deps: EngineDeps, run: RunRecord, spec: PhaseSpec, artifacts: PhaseArtifacts | None = None
+    ) -> None:
         self.deps = deps
         self.store = deps.store
         self.run = run
         self.spec = spec
+        #: the phase run's artifact reads (shared by its dispatchers: upstream read once)
+        self.artifacts = artifacts or PhaseArtifacts(deps, run, spec)
         self._scope_id: str | None = None
         self._extra: Mapping[str, Mapping[str, Any]] = {}
 
@@ -215,7 +220,7 @@ class Dispatcher:
             await self.deps.flush_outbox()
 
     def _input_hashes(self, slot: TaskSlot, records: Sequence[ArtifactRecord]) -> list[str]:
-        upstream = set(self.deps.catalogue.closure([self.spec.name])) - {self.spec.name}
+        upstream = self.artifacts.upstream
         before = (
             {a for key in slot.task.after for t in [self.spec.task(key)] for a in t.produces}
             if slot.task.after and not slot.task.extension
@@ -232,7 +237,7 @@ class Dispatcher:
         self, ready: Sequence[TaskSlot], *, attempt: int, rerun: set[str] | None, feedback: Sequence[str]
     ) -> None:
         scope_id = await self._phase_scope()
-        records = await self.store.list_artifacts(self.run.id)  # once for the batch, not per slot
+        records = await self.artifacts.records()  # once for the batch, not per slot
         stories: dict[str, Any] = {}
         if any(s.story_id for s in ready):
             us = [r for r in records if r.type == "user-stories"]

@@ -17,6 +17,7 @@ from ideamine.errors import Conflict
 from ideamine.store.records import Event, PhaseExecutionRecord, RunRecord
 from orchestrator.engine import events as ev
 from orchestrator.engine import telemetry
+from orchestrator.engine.artifact_view import HandoffListing
 from orchestrator.engine.deps import EngineDeps
 from orchestrator.engine.phase import PhaseOutcome, PhaseRunner
 from orchestrator.engine.waivers import lapsed_waivers
@@ -79,6 +80,7 @@ class RunDriver:
         }
         wanted = [n for n in run.phases]
         running: dict[asyncio.Task[PhaseOutcome], str] = {}
+        listing = HandoffListing()  # a phase starts from the artifacts its predecessor read
         stops = await self._lapsed_waivers(run_id, executions, complete)
         try:
             while True:
@@ -93,7 +95,7 @@ class RunDriver:
                         ):
                             continue
                         task = asyncio.create_task(
-                            PhaseRunner(self.deps, run, spec).run_phase(), name=f"phase:{name}"
+                            PhaseRunner(self.deps, run, spec, listing).run_phase(), name=f"phase:{name}"
                         )
                         running[task] = name
                 if not running:

@@ -25,6 +25,7 @@ from ideamine.store.records import ArtifactRecord, Event, PhaseExecutionRecord, 
 from orchestrator.engine import events as ev
 from orchestrator.engine import telemetry
 from orchestrator.engine.approvals import Approvals
+from orchestrator.engine.artifact_view import HandoffListing, PhaseArtifacts
 from orchestrator.engine.deps import EngineDeps
 from orchestrator.engine.dispatch import Dispatcher, DispatchOutcome
 from orchestrator.engine.planner import TaskSlot, expand_slots, plan_hash, select_stories
@@ -63,10 +64,14 @@ def _gate_view(records: Sequence[ArtifactRecord]) -> ArtifactSet:
 class PhaseRunner:
     """Drives one phase of one run until it succeeds, fails or must stop."""
 
-    def __init__(self, deps: EngineDeps, run: RunRecord, spec: PhaseSpec) -> None:
+    def __init__(
+        self, deps: EngineDeps, run: RunRecord, spec: PhaseSpec, listing: HandoffListing | None = None
+    ) -> None:
         self.deps = deps
         self.run = run
         self.spec = spec
+        #: the drive's last handoff listing: a phase may start from it (see HandoffListing)
+        self.listing = listing
         self.store = deps.store
         #: set by the last gate evaluation: a never-waivable metric failed
         self._unwaivable = False
@@ -111,25 +116,24 @@ class PhaseRunner:
         if pe.status in (PhaseStatus.SUCCEEDED, PhaseStatus.WAIVED):
             return PhaseOutcome.SUCCEEDED
         attempt = pe.attempt
+        artifacts = PhaseArtifacts(self.deps, self.run, self.spec, self.listing)
         while True:
             slots, rerun, feedback = await self._plan(attempt)
             with telemetry.attempt_span(self.run.id, self.spec.name, attempt):
-                outcome = await Dispatcher(self.deps, self.run, self.spec).dispatch(
+                outcome = await Dispatcher(self.deps, self.run, self.spec, artifacts).dispatch(
                     slots, attempt=attempt, rerun=rerun, feedback=feedback
                 )
             if outcome is not DispatchOutcome.DONE:
                 return await self._stop_on(outcome, attempt)
             with telemetry.attempt_span(self.run.id, self.spec.name, attempt, stage="clarify"):
-                clarified = await Clarifier(self.deps, self.run, self.spec).clarify(attempt)
+                clarified = await Clarifier(self.deps, self.run, self.spec, artifacts).clarify(attempt)
             if clarified == AWAITING_INPUT:
                 return await self._await_input(attempt)
             if clarified is not DispatchOutcome.DONE:
                 assert isinstance(clarified, DispatchOutcome)
                 return await self._stop_on(clarified, attempt)
             records = await self.store.list_artifacts(self.run.id)
-            await self.store.append_events(
-                self.run.id, [Event(ev.PHASE_READY, {"attempt": attempt}, phase=self.spec.name)]
-            )
+            artifacts.handed_off(records)
             decision, failing, findings = await self._handoff(records, attempt)
             if decision is not GateDecision.FAIL and self.run.policy is Policy.APPROVE_EACH_PHASE:
                 verdict, note = await Approvals(self.deps, self.run, self.spec).verdict(attempt)
@@ -209,13 +213,15 @@ class PhaseRunner:
     async def _handoff(
         self, records: Sequence[ArtifactRecord], attempt: int
     ) -> tuple[GateDecision, set[str], list[str]]:
-        """Guard + gate: record the evaluation; return decision, failing types, findings.
+        """Phase ready, guard + gate: record the evaluation; return decision, failing types, findings.
 
         An attempt is evaluated once: a phase resumed after waiting for a human (an
         approval) reuses the recorded evaluation of its attempt.
         """
+        ready = Event(ev.PHASE_READY, {"attempt": attempt}, phase=self.spec.name)
         for g in await self.store.list_gate_evaluations(self.run.id, phase=self.spec.name):
             if g.attempt == attempt:
+                await self.store.append_events(self.run.id, [ready])
                 failing = {t for m in g.metrics if not m.get("passed") for t in m.get("inputs", [])}
                 self._unwaivable = any(m.get("never_waivable") and not m.get("passed") for m in g.metrics)
                 return g.decision, failing & set(self.spec.artifact_types), list(g.findings)
@@ -247,11 +253,12 @@ class PhaseRunner:
             metrics=list(result.to_dict()["metrics"]),
             findings=findings,
             events=[
+                ready,  # rides along with the evaluation: one write, same ledger order
                 Event(
                     ev.GATE_FAILED if decision is GateDecision.FAIL else ev.GATE_PASSED,
                     payload,
                     phase=self.spec.name,
-                )
+                ),
             ],
         )
         self._unwaivable = result.blocking_unwaivable

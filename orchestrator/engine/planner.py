@@ -126,5 +126,31 @@ def expand_slots(tasks: Sequence[PlannedTask], stories: Sequence[Mapping[str, An
 
 
 def ready_slots(slots: Sequence[TaskSlot], done: set[str], started: set[str]) -> list[TaskSlot]:
-    """Slots not yet started whose in-phase predecessors are all done."""
-    return [s for s in slots if s.key not in started and all(a in done for a in s.after_keys())]
+    """Slots not yet started whose in-phase predecessors are all done, deepest first.
+
+    The dispatcher fills free parallelism slots from the front, so the order is a
+    scheduling policy: a task that continues a chain (a story's ``review`` once its
+    ``plan`` is done) goes before one that starts a new chain (the next story's
+    ``plan``). Depth-first keeps the dependent step of a finished task from waiting for
+    a slot behind fresh work, which is what lengthens a fanned-out phase's critical path;
+    the phase's total work is the same either way. Ties keep the plan's order.
+    """
+    depth = _depths(slots)
+    ready = [s for s in slots if s.key not in started and all(a in done for a in s.after_keys())]
+    return sorted(ready, key=lambda s: -depth[s.key])
+
+
+def _depths(slots: Sequence[TaskSlot]) -> dict[str, int]:
+    """Each slot's number of in-phase predecessors on its longest chain (0 for a chain's head)."""
+    after = {s.key: s.after_keys() for s in slots}
+    depth: dict[str, int] = {}
+
+    def of(key: str, seen: frozenset[str]) -> int:
+        if key not in depth:
+            preds = [a for a in after.get(key, ()) if a in after and a not in seen]
+            depth[key] = max((of(a, seen | {key}) + 1 for a in preds), default=0)
+        return depth[key]
+
+    for s in slots:
+        of(s.key, frozenset())
+    return depth

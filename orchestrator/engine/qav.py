@@ -28,6 +28,7 @@ from ideamine.enums import Policy, QuestionStatus
 from ideamine.plugins import PlannedTask
 from ideamine.store.records import Event, QuestionRecord, RunRecord
 from orchestrator.engine import events as ev
+from orchestrator.engine.artifact_view import PhaseArtifacts
 from orchestrator.engine.deps import EngineDeps
 from orchestrator.engine.dispatch import Dispatcher, DispatchOutcome
 from orchestrator.engine.planner import TaskSlot
@@ -78,12 +79,17 @@ async def expire_question(deps: EngineDeps, q: QuestionRecord) -> None:
 class Clarifier:
     """Runs the Clarify step of one phase."""
 
-    def __init__(self, deps: EngineDeps, run: RunRecord, spec: PhaseSpec) -> None:
+    def __init__(
+        self, deps: EngineDeps, run: RunRecord, spec: PhaseSpec, artifacts: PhaseArtifacts | None = None
+    ) -> None:
         self.deps = deps
         self.store = deps.store
         self.run = run
         self.spec = spec
         self.thresholds = deps.catalogue.defaults.qav
+        self.artifacts = artifacts or PhaseArtifacts(deps, run, spec)
+        #: lower-cased JSON of each artifact by id (artifacts are immutable)
+        self._texts: dict[str, str] = {}
 
     def _slot(self, key: str, produces: str, round_no: int = 0) -> TaskSlot | None:
         try:
@@ -94,7 +100,7 @@ class Clarifier:
         return TaskSlot(task, scope=f"{self.spec.name}-r{round_no}" if round_no else self.spec.name)
 
     async def _run_task(self, slot: TaskSlot, attempt: int, extra: dict[str, Any]) -> DispatchOutcome:
-        return await Dispatcher(self.deps, self.run, self.spec).dispatch(
+        return await Dispatcher(self.deps, self.run, self.spec, self.artifacts).dispatch(
             [slot], attempt=attempt, rerun=None, feedback=[], extra_input={slot.key: extra}
         )
 
@@ -181,17 +187,23 @@ class Clarifier:
         return item
 
     async def _corpus(self) -> tuple[str, list[tuple[str, str]]]:
-        records = await self.store.list_artifacts(self.run.id)
+        """Lower-cased text of the run's artifacts and accepted answers, for grounding.
+
+        Upstream artifacts are read once per phase run (:class:`PhaseArtifacts`) and each
+        artifact is serialised once per attempt rather than once per answer round.
+        """
+        records = await self.artifacts.records(concurrent=True)
+        for r in records:
+            if r.id not in self._texts and not r.type.startswith("qav-"):
+                self._texts[r.id] = json.dumps(r.content, ensure_ascii=False).lower()
         accepted = [
             (q.text, q.answer or "")
             for q in await self.store.list_questions(self.run.id)
             if q.status in (QuestionStatus.ACCEPTED, QuestionStatus.ANSWERED_BY_HUMAN)
         ]
-        text = "\n".join(
-            json.dumps(r.content, ensure_ascii=False) for r in records if not r.type.startswith("qav-")
-        )
-        text += "\n" + "\n".join(a for _, a in accepted)
-        return text.lower(), accepted
+        text = "\n".join(self._texts[r.id] for r in records if r.id in self._texts)
+        text += "\n" + "\n".join(a for _, a in accepted).lower()
+        return text, accepted
 
     async def _validate(
         self, open_qs: list[QuestionRecord], answers: dict[str, Any], *, final: bool
