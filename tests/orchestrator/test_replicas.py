@@ -29,11 +29,11 @@ from tests.orchestrator.conftest import drop_queue
 from tests.orchestrator.support import (
     create_database,
     drop_database,
-    eventually,
     server_config,
     unique_prefix,
     worker_running,
 )
+from tests.polling import eventually
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 

@@ -19,12 +19,12 @@ from tests.orchestrator.support import (
     ROOT,
     create_database,
     drop_database,
-    eventually,
     run_cli,
     running_server,
     server_config,
     unique_prefix,
 )
+from tests.polling import eventually
 
 
 def test_config_reads_flags_over_environment_over_defaults(tmp_path: Path) -> None:
