@@ -60,7 +60,19 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _pip("wheel", "-q", "--no-deps", "-w", str(base / "wheels"), str(src), cwd=base)
     (wheel,) = (base / "wheels").glob("*.whl")
     prefix = base / "prefix"
-    _pip("install", "-q", "--no-deps", "--no-index", "--prefix", str(prefix), str(wheel), cwd=base)
+    # --ignore-installed: without it pip "upgrades" the editable ideamine of the running
+    # virtualenv by uninstalling it first, and every later test loses the package
+    _pip(
+        "install",
+        "-q",
+        "--no-deps",
+        "--no-index",
+        "--ignore-installed",
+        "--prefix",
+        str(prefix),
+        str(wheel),
+        cwd=base,
+    )
     (target,) = prefix.glob("lib/python*/site-packages")
     return target
 
