@@ -119,8 +119,9 @@ async def host_kill(stack: ChaosStack, rng: random.Random) -> Outcome:
 
 async def host_freeze(stack: ChaosStack, rng: random.Random) -> Outcome:
     """SIGSTOP the host running the chaos task past its lease, SIGCONT after the task moved on:
-    the thawed worker finishes its stale attempt and its commit must be fenced (no second
-    result, no artifact of it). Recovery: stop → committed by another host."""
+    the thawed worker either learns from its next lease renewal that the lease is lost and
+    stops the attempt, or finishes it first and its commit must be fenced — either way no
+    second result and no artifact of it. Recovery: stop → committed by another host."""
     run_id, pid, delay = await _mid_task(stack, rng)
     victim = stack.host_of(pid)
     task_id = str(
@@ -134,10 +135,10 @@ async def host_freeze(stack: ChaosStack, rng: random.Random) -> Outcome:
         await asyncio.sleep(rng.uniform(0, 1.0))  # thaw at a random moment after the takeover
     finally:
         os.kill(pid, signal.SIGCONT)
-    await until(
-        lambda: _finished_stale(stack, run_id, pid), what="the thawed worker to finish its stale attempt"
-    )
     await until(lambda: _let_go(victim, task_id), what="the thawed worker to give the stale attempt up")
+    stale = (
+        "finished, commit fenced" if await _finished_stale(stack, run_id, pid) else "stopped on lost lease"
+    )
     results = await stack.fetch(
         "SELECT tr.attempt, a.content->>'pid' AS pid FROM task_results tr JOIN tasks t ON t.id = tr.task_id"
         " JOIN artifacts a ON a.task_id = t.id AND a.type = 'chaos-report' WHERE t.id = $1",
@@ -145,7 +146,7 @@ async def host_freeze(stack: ChaosStack, rng: random.Random) -> Outcome:
     )
     assert len(results) == 1, f"{len(results)} results/artifacts for the task"
     assert results[0]["attempt"] >= 2 and int(results[0]["pid"]) != pid, "the frozen attempt was committed"
-    fault = {"signal": "SIGSTOP", "victim": victim.name, "after_s": delay, "stale_commit": "fenced"}
+    fault = {"signal": "SIGSTOP", "victim": victim.name, "after_s": delay, "stale_attempt": stale}
     return Outcome(run_id, "SUCCEEDED", done - t, fault)
 
 
