@@ -154,8 +154,11 @@ def _soak(soak: dict[str, Any] | None) -> list[str]:
         f"paid twice {inv['paid_twice']}; ledger {'verifies' if soak['ledger_ok'] else 'BROKEN'}. Fault recovery "
         f"p50 {_p(soak['recovery_s'], 'p50')} s, p99 {_p(soak['recovery_s'], 'p99')} s.",
         "",
-        f"Growth of every process that lived through the soak, from the end of the warm-up (first fifth) to the "
-        f"end (bounds: {soak['bounds']['rss_growth_mb']:.0f} MB RSS, {soak['bounds']['fd_growth']} open files):",
+        "Faults replace processes; every generation of a service (`name.generation`) that lived at least "
+        f"{soak['bounds'].get('min_lifetime_s', soak['seconds'])} s is measured, from the end of its warm-up (the "
+        f"first fifth of its life) to its last sample (bounds: {soak['bounds']['rss_growth_mb']:.0f} MB RSS, "
+        f"{soak['bounds']['fd_growth']} open files). Restarts per service: "
+        f"{', '.join(f'{n} {k}' for k, n in sorted(soak.get('restarts', {}).items()))}.",
         "",
         "| process | lifetime (s) | RSS MB (start → end, max) | growth MB | open files (start → end, max) | growth |",
         "| --- | ---: | --- | ---: | --- | ---: |",

@@ -8,8 +8,9 @@ PostgreSQL restarts, a model-server burst). Every run must end SUCCEEDED with ev
 invariant of :mod:`tests.chaos.invariants` holding.
 
 Each service process is sampled every second: resident memory (``VmRSS``) and open file
-descriptors (``/proc/<pid>/fd``). For every process that lived through most of the soak,
-growth is measured from the end of the warm-up (the first fifth) to the end, and must
+descriptors (``/proc/<pid>/fd``). Faults replace processes, so every generation of every
+service that lived at least :data:`MIN_LIFETIME_FRACTION` of the soak is measured, from
+the end of its own warm-up (the first fifth of its life) to its last sample, and must
 stay within :data:`RSS_GROWTH_MB` and :data:`FD_GROWTH` — a leak of memory, sockets or
 files per run or per fault shows up as steady growth. The result goes to
 ``tests/chaos/results/soak.json`` (read by ``scripts/chaos_report.py``).
@@ -50,6 +51,8 @@ FAULTS = (
 #: allowed growth of one process over the measured part of the soak
 RSS_GROWTH_MB = 64.0
 FD_GROWTH = 32
+#: a process generation is measured when it lived at least this share of the soak
+MIN_LIFETIME_FRACTION = 0.25
 #: runs kept in flight besides the one each fault is aimed at
 BACKGROUND_RUNS = 2
 
@@ -72,14 +75,19 @@ class Series:
     pid: int
     samples: list[tuple[float, float, int]] = field(default_factory=list)  #: (t, rss MB, fds)
 
-    def growth(self, since: float) -> dict[str, Any]:
-        """First sample after ``since`` to the last one."""
+    @property
+    def lifetime(self) -> float:
+        return self.samples[-1][0] - self.samples[0][0] if self.samples else 0.0
+
+    def growth(self) -> dict[str, Any]:
+        """From the end of this process's warm-up (the first fifth of its life) to its last sample."""
+        since = self.samples[0][0] + self.lifetime / 5
         after = [s for s in self.samples if s[0] >= since] or self.samples[-1:]
         first, last = after[0], after[-1]
         return {
             "process": self.name,
             "pid": self.pid,
-            "lifetime_s": round(self.samples[-1][0] - self.samples[0][0], 1),
+            "lifetime_s": round(self.lifetime, 1),
             "rss_mb": [round(first[1], 1), round(last[1], 1), round(max(s[1] for s in after), 1)],
             "fds": [first[2], last[2], max(s[2] for s in after)],
             "rss_growth_mb": round(last[1] - first[1], 1),
@@ -152,21 +160,15 @@ class Soak:
     async def run(self) -> dict[str, Any]:
         """Soak for ``seconds``; the result document."""
         sampler = asyncio.create_task(self._sampler())
-        start = time.monotonic()
-        deadline = start + self.seconds
+        deadline = time.monotonic() + self.seconds
         try:
             await asyncio.gather(
                 self._faults(deadline), *(self._background(deadline) for _ in range(BACKGROUND_RUNS))
             )
         finally:
             sampler.cancel()
-        warm = start + self.seconds / 5
-        long_lived = [
-            s
-            for s in self.series.values()
-            if s.samples and s.samples[0][0] <= warm and s.samples[-1][0] >= deadline - 5
-        ]
-        growth = [s.growth(warm) for s in long_lived]
+        long_lived = [s for s in self.series.values() if s.lifetime >= self.seconds * MIN_LIFETIME_FRACTION]
+        growth = sorted((s.growth() for s in long_lived), key=lambda g: g["process"])
         over = [g for g in growth if g["rss_growth_mb"] > RSS_GROWTH_MB or g["fd_growth"] > FD_GROWTH]
         return {
             "seconds": self.seconds,
@@ -182,7 +184,11 @@ class Soak:
             "ledger_ok": all(r["ledger_ok"] for r in self.runs),
             "processes": growth,
             "restarts": {m.name: len(m.restarts) for m in self.stack.processes},
-            "bounds": {"rss_growth_mb": RSS_GROWTH_MB, "fd_growth": FD_GROWTH},
+            "bounds": {
+                "rss_growth_mb": RSS_GROWTH_MB,
+                "fd_growth": FD_GROWTH,
+                "min_lifetime_s": round(self.seconds * MIN_LIFETIME_FRACTION, 1),
+            },
             "over_bounds": over,
             "failures": self.failures,
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
