@@ -92,7 +92,6 @@ class AgentHost:
         self.registration: Registration | None = None
         self._consuming: asyncio.Task[None] | None = None
         self._registering: asyncio.Task[None] | None = None
-        self._publish_lock = asyncio.Lock()
         self._drain: asyncio.Task[None] | None = None
         self._draining = asyncio.Event()
         self._stopped = asyncio.Event()
@@ -252,8 +251,7 @@ class AgentHost:
         each row once per relay. Usually this finds just what its own commit wrote; it
         may also take other pending rows, which is as good as anyone publishing them.
         """
-        async with self._publish_lock:
-            await self._reconciler.publish_outbox()
+        await self._reconciler.relay()
 
     def request_drain(self, grace: float | None) -> None:
         """Start draining in the background (idempotent); None uses ``--grace-seconds``."""

@@ -76,7 +76,6 @@ class EmbeddedRuntime:
         self.registry: AgentRegistry
         self._worker_task: asyncio.Task[None] | None = None
         self._pump_task: asyncio.Task[None] | None = None
-        self._flush_lock = asyncio.Lock()
 
     async def __aenter__(self) -> EmbeddedRuntime:
         await self.open()
@@ -142,8 +141,7 @@ class EmbeddedRuntime:
 
     async def flush_outbox(self) -> object:
         """Publish pending outbox rows to the in-process queue now."""
-        async with self._flush_lock:
-            return await self.reconciler.publish_outbox()
+        return await self.reconciler.relay()
 
     async def _pump_notices(self) -> None:
         """Relay completion notices: wake the waiting phase; sweep the outbox now and then.

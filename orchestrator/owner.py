@@ -127,7 +127,6 @@ class RunOwner:
         self.reconciler = Reconciler(store, queue, owner=f"orchestrator-{replica_id}")
         self.held: dict[str, _Held] = {}
         self._kick = asyncio.Event()
-        self._flush_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = False
 
@@ -177,9 +176,8 @@ class RunOwner:
                 self.on_wake(run_id)
 
     async def flush_outbox(self) -> object:
-        """Publish pending outbox rows now (serialised within this replica)."""
-        async with self._flush_lock:
-            return await self.reconciler.publish_outbox()
+        """Publish pending outbox rows now (concurrent callers share a pass: ``Reconciler.relay``)."""
+        return await self.reconciler.relay()
 
     # ------------------------------------------------------------------ ownership
     async def _own_loop(self) -> None:

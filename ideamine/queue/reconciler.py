@@ -10,7 +10,8 @@ DESIGN §3.1: losing Redis entirely must lose no task. Two passes make that true
   claim and mark leaves rows whose claim expires after ``claim_seconds``; another relay
   publishes them then — a duplicate only if the crash came after the publish, which the
   idempotency key makes harmless. A publish that fails (queue full or gone) gives its
-  unpublished rows back at once.
+  unpublished rows back at once. :meth:`Reconciler.relay` is how a process calls it
+  after each commit: calls that arrive while a pass runs share the next pass.
 - :meth:`Reconciler.reconcile` compares every unfinished (QUEUED/RUNNING) task with the
   task ids actually in the tasks stream and re-publishes the missing ones — after a
   ``FLUSHALL``, a failover to an empty replica, or a message dead-lettered before its
@@ -23,6 +24,7 @@ distributed and the embedded mode.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
@@ -127,6 +129,30 @@ class Reconciler:
         self.batch_size = batch_size
         self.owner = owner or f"relay-{new_id()}"
         self.claim_seconds = claim_seconds
+        self._relay_lock = asyncio.Lock()
+        self._relay_requested = 0  #: relay() calls so far
+        self._relay_covered = 0  #: calls a finished pass started after
+        self._last_report = ReconcileReport()
+
+    async def relay(self) -> ReconcileReport:
+        """Publish what is pending now; concurrent callers share passes.
+
+        Every caller returns after a whole pass that *started after its call* — so the
+        rows its own commit wrote have gone out (or wait for a later pass on an error) —
+        but callers arriving while a pass runs do not queue one pass each: the next pass
+        covers all of them. A host committing 32 tasks at once then claims its outbox
+        rows in one or two passes instead of 32 (each pass costs a claim round trip
+        even when another relay already took the rows).
+        """
+        self._relay_requested += 1
+        mine = self._relay_requested
+        async with self._relay_lock:
+            if self._relay_covered >= mine:
+                return self._last_report
+            covers = self._relay_requested
+            self._last_report = await self.publish_outbox()
+            self._relay_covered = covers
+            return self._last_report
 
     async def publish_outbox(self) -> ReconcileReport:
         """Claim unpublished outbox rows batch by batch, publish them, then mark them.

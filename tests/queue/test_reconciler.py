@@ -148,3 +148,28 @@ async def test_a_batch_publishes_tasks_and_notices_and_marks_both(store: RunStor
     [got] = await q.consume_notices("o", count=10)
     assert got.message.task_id == t.id
     assert await store.fetch_outbox() == []
+
+
+class CountingReconciler(Reconciler):
+    """A reconciler that counts its passes (the real pass runs)."""
+
+    passes = 0
+
+    async def publish_outbox(self):  # type: ignore[no-untyped-def]
+        self.passes += 1
+        return await super().publish_outbox()
+
+
+async def test_concurrent_relay_calls_share_passes_and_each_sees_its_rows_out(store: RunStore) -> None:
+    q = MemoryQueue()
+    rec = CountingReconciler(store, q)
+    await create_tasks(store, 1)
+    first = asyncio.create_task(rec.relay())
+    await asyncio.sleep(0)  # the first pass is under way: rows written now need a later pass
+    tasks = await create_tasks(store, 5)
+    reports = await asyncio.gather(*(rec.relay() for _ in range(10)))
+    await first
+    assert rec.passes <= 3  # not one per call
+    assert sum(r.published for r in reports) >= 5
+    got = {d.message.task_id for d in await q.consume("w", count=100)}
+    assert {t.id for t in tasks} <= got and len(got) == 6

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -10,7 +11,15 @@ from ideamine.enums import TaskStatus
 from ideamine.errors import Conflict, StaleAttempt
 from ideamine.ids import new_id
 from ideamine.store.postgres import Completion, PostgresRunStore
-from ideamine.store.records import BudgetLimits, Event, NewArtifact, NewRun, NewTask, TaskRecord
+from ideamine.store.records import (
+    BudgetLimits,
+    Event,
+    NewArtifact,
+    NewRun,
+    NewTask,
+    TaskRecord,
+    TaskResultRecord,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -102,3 +111,48 @@ async def test_a_shared_idempotency_key_within_one_batch_is_a_conflict(store: Po
     with pytest.raises(Conflict, match="share an idempotency key"):
         await store.commit_task_results([_completion(t) for t in tasks])
     assert await store.get_task_result(tasks[0].idempotency_key) is None
+
+
+async def _commit_one(store: PostgresRunStore, c: Completion) -> TaskResultRecord | BaseException:
+    try:
+        return await store.commit_task_result(
+            c.task_id,
+            attempt=c.attempt,
+            output=c.output,
+            artifacts=c.artifacts,
+            events=c.events,
+            notice=c.notice,
+        )
+    except Exception as exc:
+        return exc
+
+
+async def test_concurrent_single_commits_share_a_transaction(store: PostgresRunStore) -> None:
+    tasks = await _running(store, 20, runs=3)
+    results = await asyncio.gather(*(_commit_one(store, _completion(t)) for t in tasks))
+    assert all(isinstance(r, TaskResultRecord) for r in results), results
+    # one batch = one transaction = one commit time for all its results
+    assert len({r.committed_at for r in results if isinstance(r, TaskResultRecord)}) <= 2
+    for run_id in {t.run_id for t in tasks}:
+        assert (await store.verify_ledger(run_id)).ok
+    assert len(await store.fetch_outbox(topic="notices")) == 20
+
+
+async def test_a_refused_member_gets_its_own_error_and_the_others_commit(store: PostgresRunStore) -> None:
+    tasks = await _running(store, 6, runs=2)
+    *good, stale = tasks
+    shared = await _running(store, 2, runs=1, same_key=True)
+    results = await asyncio.gather(
+        *(_commit_one(store, _completion(t)) for t in good),
+        _commit_one(store, _completion(stale, attempt=7)),
+        *(_commit_one(store, _completion(t)) for t in shared),
+    )
+    assert all(isinstance(r, TaskResultRecord) for r in results[:5]), results
+    assert isinstance(results[5], StaleAttempt)
+    # two rows of one key: the first commits its effect, the second gets that same result back
+    first, second = results[6:]
+    assert isinstance(first, TaskResultRecord) and second == first
+    assert (await store.get_task(stale.id)).status == TaskStatus.RUNNING
+    for run_id in {t.run_id for t in [*tasks, *shared]}:
+        assert (await store.verify_ledger(run_id)).ok
+    assert len(await store.fetch_outbox(topic="notices")) == 6

@@ -12,7 +12,8 @@ That gives every method the same rules:
   retried a bounded number of times with a short, capped backoff — the transaction
   was rolled back, so running the function again is safe;
 - ``synchronous_commit`` is forced on for the session (DESIGN §3.4): whatever a method
-  returns is durable;
+  returns is durable — except :meth:`Database.relaxed`, a second small pool for outbox
+  bookkeeping whose loss in a crash only repeats a publish;
 - prepared statements (asyncpg caches them per connection) use generic plans, planned
   once per connection.
 """
@@ -39,6 +40,9 @@ _T = TypeVar("_T")
 
 #: how often a transaction that lost a serialization/deadlock race is re-run
 MAX_RETRIES = 8
+
+#: connections for :meth:`Database.relaxed` (outbox bookkeeping: short single statements)
+RELAXED_POOL_SIZE = 2
 
 #: SQLSTATE classes/codes meaning "the server or the link went away"
 _UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
@@ -85,41 +89,50 @@ class Database:
         self._min_size = min_size
         self._max_size = max_size
         self._pool: asyncpg.Pool | None = None
+        self._relaxed_pool: asyncpg.Pool | None = None
 
     async def open(self) -> None:
-        """Create the pool (connecting ``min_size`` connections)."""
+        """Create the pools (connecting ``min_size`` connections, and one relaxed one)."""
         if self._pool is not None:
             return
         try:
-            self._pool = await asyncpg.create_pool(
-                self._dsn,
-                min_size=self._min_size,
-                max_size=self._max_size,
-                init=_init_connection,
-                reset=_reset_connection,
-                server_settings={
-                    "synchronous_commit": "on",
-                    "application_name": "ideamine-store",
-                    # plan each prepared statement once: the store's statements are written so
-                    # their generic plans use indexes (unnest batches + "= ANY($ids)" conditions),
-                    # and re-planning the large CTEs per call cost more than executing them
-                    "plan_cache_mode": "force_generic_plan",
-                    # a process frozen inside a transaction (SIGSTOP, a VM pause) would hold its
-                    # row locks for ever and stall every writer of those rows — the run's driver
-                    # included; the server ends such a session instead (found by tests/chaos)
-                    "idle_in_transaction_session_timeout": "10000",
-                },
-            )
+            self._pool = await self._create_pool(self._min_size, self._max_size, synchronous_commit="on")
+            self._relaxed_pool = await self._create_pool(1, RELAXED_POOL_SIZE, synchronous_commit="off")
         except ValueError as exc:  # includes asyncpg.ClientConfigurationError: a malformed URL
+            await self.close()
             raise InvalidInput(f"bad database URL: {exc}", field="database_url") from exc
         except Exception as exc:
+            await self.close()
             raise self.translate(exc) from exc
+
+    async def _create_pool(self, min_size: int, max_size: int, *, synchronous_commit: str) -> asyncpg.Pool:
+        return await asyncpg.create_pool(
+            self._dsn,
+            min_size=min_size,
+            max_size=max_size,
+            init=_init_connection,
+            reset=_reset_connection,
+            server_settings={
+                "synchronous_commit": synchronous_commit,
+                "application_name": "ideamine-store",
+                # plan each prepared statement once: the store's statements are written so
+                # their generic plans use indexes (unnest batches + "= ANY($ids)" conditions),
+                # and re-planning the large CTEs per call cost more than executing them
+                "plan_cache_mode": "force_generic_plan",
+                # a process frozen inside a transaction (SIGSTOP, a VM pause) would hold its
+                # row locks for ever and stall every writer of those rows — the run's driver
+                # included; the server ends such a session instead (found by tests/chaos)
+                "idle_in_transaction_session_timeout": "10000",
+            },
+        )
 
     async def close(self) -> None:
         """Close the pool, waiting for connections in use to be released."""
         pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
+        relaxed, self._relaxed_pool = self._relaxed_pool, None
+        for p in (pool, relaxed):
+            if p is not None:
+                await p.close()
 
     def translate(self, exc: BaseException) -> BaseException:
         """Map a connection-level failure to StoreUnavailable; leave everything else alone.
@@ -180,7 +193,21 @@ class Database:
 
     async def read(self, fn: Callable[[Conn], Awaitable[_T]]) -> _T:
         """Run ``fn(conn)`` outside an explicit transaction (single-statement reads)."""
-        pool = self._require_pool()
+        return await self._autocommit(self._require_pool(), fn)
+
+    async def relaxed(self, fn: Callable[[Conn], Awaitable[_T]]) -> _T:
+        """Run one statement ``fn(conn)`` that commits without waiting for the WAL flush.
+
+        For bookkeeping whose loss in a server crash is harmless by design (outbox claims
+        and published marks: a lost one means a row goes out once more). One round trip:
+        the connection's session has ``synchronous_commit = off``, so no ``BEGIN``/``SET
+        LOCAL``/``COMMIT`` around the statement is needed.
+        """
+        if self._relaxed_pool is None:
+            raise StoreUnavailable("store is not open")
+        return await self._autocommit(self._relaxed_pool, fn)
+
+    async def _autocommit(self, pool: asyncpg.Pool, fn: Callable[[Conn], Awaitable[_T]]) -> _T:
         try:
             async with pool.acquire() as conn:
                 return await fn(conn)

@@ -29,6 +29,7 @@ from ideamine.enums import TaskStatus
 from ideamine.errors import Conflict, NotFound
 from ideamine.ids import new_id
 from ideamine.store._shared import artifact_key, to_record, utcnow
+from ideamine.store.postgres._grouped import Grouped
 from ideamine.store.postgres.db import Conn, StoreBase
 from ideamine.store.postgres.events import chain
 from ideamine.store.postgres.runs import require_id
@@ -164,6 +165,9 @@ def _effects_params(fresh: Sequence[tuple[Any, Completion]], now: datetime) -> l
 class ResultsMixin(StoreBase):
     """Exactly-once task completion, results and artifacts."""
 
+    #: concurrent ``commit_task_result`` calls, committed together (set up by the store)
+    _commits: Grouped[Completion, TaskResultRecord]
+
     async def commit_task_result(
         self,
         task_id: str,
@@ -178,11 +182,12 @@ class ResultsMixin(StoreBase):
 
         The existing-result check comes before the fence: a redelivered or stale attempt
         whose effect is already committed gets that result back, not an error.
+        Completions committed concurrently (a host's slots finishing together) share one
+        transaction (:mod:`ideamine.store.postgres._grouped`); each caller still gets
+        the answer of a call of its own.
         """
-        done = await self.commit_task_results(
-            [Completion(task_id, attempt, output, artifacts, events, notice)]
-        )
-        return done[0]
+        require_id(task_id, "task")
+        return await self._commits(Completion(task_id, attempt, output, artifacts, events, notice))
 
     async def commit_task_results(self, completions: Sequence[Completion]) -> list[TaskResultRecord]:
         """Commit many task completions in one transaction (this backend's batching extension).

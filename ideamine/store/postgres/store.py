@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ideamine.errors import StoreUnavailable
 from ideamine.store.migrate import check_schema
+from ideamine.store.postgres._grouped import Grouped
 from ideamine.store.postgres.budget import BudgetMixin
 from ideamine.store.postgres.db import Database
 from ideamine.store.postgres.hosts import HostsMixin
@@ -48,6 +49,7 @@ class PostgresRunStore(
 
     def __init__(self, dsn: str, *, min_size: int = 2, max_size: int = 10) -> None:
         self._db = Database(dsn, min_size=min_size, max_size=max_size)
+        self._commits = Grouped(self.commit_task_results)
 
     async def open(self) -> None:
         """Connect (pool) and check the schema is migrated; idempotent."""

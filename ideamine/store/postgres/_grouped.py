@@ -1,0 +1,109 @@
+"""Group commit for PostgreSQL: concurrent calls of one kind share one transaction.
+
+An agent host commits up to its slot count of task completions at the same moment, and
+each completion alone costs four round trips (``BEGIN``, fence, effects, ``COMMIT``) and
+a WAL flush. :class:`Grouped` turns the calls that arrive while one transaction is in
+flight into the *next* transaction, made by a batch function of the same rules (here
+:meth:`ResultsMixin.commit_task_results`): under load the cost per call falls with the
+batch size; alone, a call runs at once with no added wait.
+
+The batch function is all-or-nothing. When a batch fails with anything but a lost
+database (a fenced attempt, a conflict: one member's problem, not the others'), each
+member is run again on its own, so every caller gets exactly the answer a call of its
+own would have given. When the database is unreachable every member gets that error —
+nothing of theirs was written. A caller cancelled before its batch starts is left out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+from ideamine.errors import StoreUnavailable
+
+__all__ = ["Grouped", "MAX_BATCH"]
+
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
+
+#: the most calls one transaction covers (the statements grow with it)
+MAX_BATCH = 64
+
+
+class Grouped(Generic[_In, _Out]):
+    """Serve calls through ``batch(items)``, one batch in flight at a time.
+
+    Lifecycle: one per store (created lazily, bound to the running event loop through
+    the futures of its callers); nothing to close — a batch ends with its last caller.
+    """
+
+    def __init__(
+        self,
+        batch: Callable[[Sequence[_In]], Awaitable[Sequence[_Out]]],
+        *,
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        self._batch = batch
+        self._max_batch = max_batch
+        self._waiting: list[tuple[_In, asyncio.Future[_Out]]] = []
+        self._runner: asyncio.Task[None] | None = None
+
+    async def __call__(self, item: _In) -> _Out:
+        """The outcome of ``item``, committed in whichever batch took it."""
+        future: asyncio.Future[_Out] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._serve(), name="store-group-commit")
+        return await future
+
+    async def _serve(self) -> None:
+        members: list[tuple[_In, asyncio.Future[_Out]]] = []
+        try:
+            while self._waiting:
+                taken, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
+                members = [(item, f) for item, f in taken if not f.done()]  # cancelled callers drop out
+                if members:
+                    await self._run(members)
+        except BaseException:  # this task was cancelled (the loop is closing): nobody may hang
+            for _, f in [*members, *self._waiting]:
+                f.cancel()
+            self._waiting = []
+            raise
+
+    async def _run(self, members: list[tuple[_In, asyncio.Future[_Out]]]) -> None:
+        try:
+            outcomes = await self._batch([item for item, _ in members])
+        except StoreUnavailable as exc:
+            for _, f in members:
+                _settle(f, exc=exc)
+            return
+        except Exception as exc:
+            if len(members) == 1:
+                _settle(members[0][1], exc=exc)
+            else:
+                await self._one_by_one(members)
+            return
+        for (_, f), out in zip(members, outcomes, strict=True):
+            _settle(f, out)
+
+    async def _one_by_one(self, members: list[tuple[_In, asyncio.Future[_Out]]]) -> None:
+        """A refused batch: each member alone, so each gets its own answer."""
+        for item, f in members:
+            try:
+                (out,) = await self._batch([item])
+            except Exception as exc:
+                _settle(f, exc=exc)
+            else:
+                _settle(f, out)
+
+
+def _settle(
+    future: asyncio.Future[_Out], out: _Out | None = None, *, exc: BaseException | None = None
+) -> None:
+    if future.done():  # the caller went away (cancelled) while its batch ran
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(out)  # type: ignore[arg-type]

@@ -1,0 +1,83 @@
+"""``Grouped``: calls arriving while a batch runs share the next one; each gets its own answer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from ideamine.errors import Conflict, StoreUnavailable
+from ideamine.store.postgres._grouped import Grouped
+
+
+class Doubler:
+    """A batch function that records its batches and refuses odd numbers (all-or-nothing)."""
+
+    def __init__(self, *, down: bool = False) -> None:
+        self.batches: list[list[int]] = []
+        self.release = asyncio.Event()
+        self.release.set()
+        self.down = down
+
+    async def __call__(self, items: Sequence[int]) -> list[int]:
+        self.batches.append(list(items))
+        await self.release.wait()
+        if self.down:
+            raise StoreUnavailable("database unavailable")
+        if any(i % 2 for i in items):
+            raise Conflict(f"odd in {list(items)}")
+        return [i * 2 for i in items]
+
+
+async def test_a_lone_call_runs_at_once_and_later_calls_share_the_next_batch() -> None:
+    fn = Doubler()
+    fn.release.clear()
+    grouped = Grouped(fn)
+    first = asyncio.create_task(grouped(2))
+    await asyncio.sleep(0)
+    rest = [asyncio.create_task(grouped(i)) for i in (4, 6, 8)]
+    await asyncio.sleep(0)
+    fn.release.set()
+    assert await first == 4 and await asyncio.gather(*rest) == [8, 12, 16]
+    assert fn.batches == [[2], [4, 6, 8]]
+
+
+async def test_a_refused_batch_is_retried_member_by_member() -> None:
+    fn = Doubler()
+    grouped = Grouped(fn)
+    results = await asyncio.gather(*(grouped(i) for i in (2, 3, 4)), return_exceptions=True)
+    assert results[0] == 4 and results[2] == 8
+    assert isinstance(results[1], Conflict)
+    assert fn.batches == [[2, 3, 4], [2], [3], [4]]
+
+
+async def test_a_lost_database_fails_every_member_without_retrying() -> None:
+    fn = Doubler(down=True)
+    grouped = Grouped(fn)
+    results = await asyncio.gather(*(grouped(i) for i in (2, 4)), return_exceptions=True)
+    assert all(isinstance(r, StoreUnavailable) for r in results)
+    assert fn.batches == [[2, 4]]
+
+
+async def test_a_caller_cancelled_before_its_batch_is_left_out() -> None:
+    fn = Doubler()
+    fn.release.clear()
+    grouped = Grouped(fn)
+    first = asyncio.create_task(grouped(2))
+    await asyncio.sleep(0)
+    gone, kept = asyncio.create_task(grouped(4)), asyncio.create_task(grouped(6))
+    await asyncio.sleep(0)
+    gone.cancel()
+    fn.release.set()
+    assert await first == 4 and await kept == 12
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    assert fn.batches == [[2], [6]]
+
+
+async def test_batches_are_bounded() -> None:
+    fn = Doubler()
+    grouped = Grouped(fn, max_batch=3)
+    assert await asyncio.gather(*(grouped(2 * i) for i in range(7))) == [4 * i for i in range(7)]
+    assert [len(b) for b in fn.batches] == [3, 3, 1]
