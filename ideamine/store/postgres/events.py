@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from ideamine.errors import NotFound
 from ideamine.store.ledger import row_hash
 from ideamine.store.postgres.db import Conn
 from ideamine.store.records import JSON, Event, LedgerRecord
 
-__all__ = ["append_events", "chain", "insert_outbox", "OutboxRow"]
+__all__ = ["append_events", "chain", "chain_runs", "insert_chains", "insert_outbox", "OutboxRow"]
 
 #: (topic, task_id, payload) of one outbox row
 OutboxRow = tuple[str, str | None, JSON]
@@ -35,6 +36,19 @@ WITH rows AS (
         AS u(seq, type, phase, task_id, payload, prev_hash, hash)
 )
 UPDATE ledger_heads SET last_hash = $10 WHERE run_id = $1
+"""
+
+#: ledger rows of several runs and each run's new chain head, in one statement
+_INSERT_CHAINS = """
+WITH rows AS (
+    INSERT INTO ledger (run_id, seq, type, phase, task_id, payload, prev_hash, hash, created_at)
+    SELECT u.*, $1 FROM unnest($2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::uuid[], $7::jsonb[],
+                               $8::text[], $9::text[])
+        AS u(run_id, seq, type, phase, task_id, payload, prev_hash, hash)
+)
+UPDATE ledger_heads SET last_hash = v.hash
+FROM unnest($10::uuid[], $11::text[]) AS v(run_id, hash)
+WHERE ledger_heads.run_id = ANY($10::uuid[]) AND ledger_heads.run_id = v.run_id
 """
 
 _INSERT_OUTBOX = """
@@ -91,6 +105,48 @@ def chain(run_id: str, start: int, prev: str, events: Sequence[Event], now: date
         records.append(LedgerRecord(prev_hash=prev, hash=digest, **content))  # type: ignore[arg-type]
         prev = digest
     return records
+
+
+def chain_runs(
+    members: Sequence[tuple[str, int, str, Sequence[Event]]], now: datetime
+) -> tuple[list[LedgerRecord], dict[str, str]]:
+    """Ledger rows for several writers' events, chained per run in the given order.
+
+    Each member is ``(run_id, start, prev_hash, events)`` as its run's head was claimed
+    for the whole batch: a run's first member chains from the claimed head, the next one
+    from the row before it. Returns the rows and each run's new head hash.
+    """
+    records: list[LedgerRecord] = []
+    heads: dict[str, tuple[int, str]] = {}  # run -> (last seq, last hash) as the chain grows
+    for run_id, start, prev, events in members:
+        if events:
+            seq, last = heads.get(run_id, (start, prev))
+            rows = chain(run_id, seq, last, events, now)
+            records.extend(rows)
+            heads[run_id] = (rows[-1].seq, rows[-1].hash)
+    return records, {run_id: h for run_id, (_, h) in heads.items()}
+
+
+def chain_params(records: Sequence[LedgerRecord]) -> list[list[Any]]:
+    """The column arrays of ledger rows as the unnest statements take them."""
+    return [
+        [r.run_id for r in records],
+        [r.seq for r in records],
+        [r.type for r in records],
+        [r.phase for r in records],
+        [r.task_id for r in records],
+        [r.payload for r in records],
+        [r.prev_hash for r in records],
+        [r.hash for r in records],
+    ]
+
+
+async def insert_chains(
+    conn: Conn, records: Sequence[LedgerRecord], heads: dict[str, str], now: datetime
+) -> None:
+    """Insert :func:`chain_runs` rows and store the new heads (one statement; none: no round trip)."""
+    if records:
+        await conn.execute(_INSERT_CHAINS, now, *chain_params(records), list(heads), list(heads.values()))
 
 
 async def insert_outbox(conn: Conn, rows: Sequence[OutboxRow], now: datetime) -> None:

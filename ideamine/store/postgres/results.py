@@ -31,10 +31,10 @@ from ideamine.ids import new_id
 from ideamine.store._shared import artifact_key, to_record, utcnow
 from ideamine.store.postgres._grouped import Grouped
 from ideamine.store.postgres.db import Conn, StoreBase
-from ideamine.store.postgres.events import chain
+from ideamine.store.postgres.events import chain_params, chain_runs
 from ideamine.store.postgres.runs import require_id
 from ideamine.store.postgres.tasks import diagnose
-from ideamine.store.records import JSON, ArtifactRecord, Event, LedgerRecord, NewArtifact, TaskResultRecord
+from ideamine.store.records import JSON, ArtifactRecord, Event, NewArtifact, TaskResultRecord
 
 __all__ = ["ResultsMixin", "Completion"]
 
@@ -126,14 +126,7 @@ class _ClaimRace(Exception):
 def _effects_params(fresh: Sequence[tuple[Any, Completion]], now: datetime) -> list[Any]:
     """Parameters of :data:`_WRITE_EFFECTS` for the fenced completions (in input order)."""
     arts = [(t, a, aid) for t, c in fresh for a, aid in zip(c.artifacts, c.artifact_ids, strict=True)]
-    ledger: list[LedgerRecord] = []
-    heads: dict[str, tuple[int, str]] = {}  # run -> (last seq, last hash) as the chain grows
-    for t, c in fresh:
-        if c.events:
-            seq, prev = heads.get(t["run_id"], (t["start"], t["last_hash"]))
-            rows = chain(t["run_id"], seq, prev, c.events, now)
-            ledger.extend(rows)
-            heads[t["run_id"]] = (rows[-1].seq, rows[-1].hash)
+    ledger, heads = chain_runs([(t["run_id"], t["start"], t["last_hash"], c.events) for t, c in fresh], now)
     notices = [(t["id"], c.notice) for t, c in fresh if c.notice is not None]
     return [
         now,
@@ -147,18 +140,11 @@ def _effects_params(fresh: Sequence[tuple[Any, Completion]], now: datetime) -> l
         [a.model for _, a, _ in arts],
         [t["id"] for t, *_ in arts],
         [",".join(a.input_artifact_ids) for _, a, _ in arts],  # uuids never contain commas
-        [r.run_id for r in ledger],
-        [r.seq for r in ledger],
-        [r.type for r in ledger],
-        [r.phase for r in ledger],
-        [r.task_id for r in ledger],
-        [r.payload for r in ledger],
-        [r.prev_hash for r in ledger],
-        [r.hash for r in ledger],
+        *chain_params(ledger),
         [n[0] for n in notices],
         [n[1] for n in notices],
         list(heads),
-        [h for _, h in heads.values()],
+        list(heads.values()),
     ]
 
 

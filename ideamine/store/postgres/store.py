@@ -50,6 +50,7 @@ class PostgresRunStore(
     def __init__(self, dsn: str, *, min_size: int = 2, max_size: int = 10) -> None:
         self._db = Database(dsn, min_size=min_size, max_size=max_size)
         self._commits = Grouped(self.commit_task_results)
+        self._starts = Grouped(self.start_tasks)
 
     async def open(self) -> None:
         """Connect (pool) and check the schema is migrated; idempotent."""

@@ -12,6 +12,7 @@ row of JSON aggregates.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -20,8 +21,9 @@ from ideamine.errors import Conflict, NotFound
 from ideamine.ids import is_id
 from ideamine.store._shared import NOTICES_TOPIC, to_record, utcnow
 from ideamine.store.base import TaskInputs
+from ideamine.store.postgres._grouped import Grouped
 from ideamine.store.postgres.db import Conn
-from ideamine.store.postgres.events import append_events, insert_outbox
+from ideamine.store.postgres.events import append_events, chain_runs, insert_chains, insert_outbox
 from ideamine.store.postgres.runs import require_id
 from ideamine.store.postgres.tasks import TasksMixin
 from ideamine.store.records import JSON, ArtifactRecord, Event, QuestionRecord, TaskRecord, TaskResultRecord
@@ -29,6 +31,28 @@ from ideamine.store.records import JSON, ArtifactRecord, Event, QuestionRecord, 
 __all__ = ["WorkerPathMixin"]
 
 _T = TaskStatus
+
+#: start the tasks (QUEUED -> RUNNING fenced by attempt) and advance their runs' ledger
+#: heads by their events, returning the seqs and previous hash to chain from — one statement
+_START_AND_CLAIM = """
+WITH u AS (
+    SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[], $5::int[])
+        WITH ORDINALITY AS u(id, attempt, worker, lease, events, n)
+), t AS (
+    UPDATE tasks SET status = 'RUNNING', worker = u.worker, lease_expires_at = u.lease, started_at = $6,
+                     updated_at = $6
+    FROM u
+    WHERE tasks.id = ANY($1::uuid[])  -- an index condition even under a generic plan
+      AND tasks.id = u.id AND tasks.status = 'QUEUED' AND tasks.attempt = u.attempt
+    RETURNING tasks.*, u.events AS n_events, u.n
+), h AS (
+    UPDATE ledger_heads SET last_seq = last_seq + c.events
+    FROM (SELECT run_id, sum(n_events)::bigint AS events FROM t GROUP BY run_id HAVING sum(n_events) > 0) c
+    WHERE ledger_heads.run_id = ANY(ARRAY(SELECT run_id FROM t)) AND ledger_heads.run_id = c.run_id
+    RETURNING ledger_heads.run_id, last_seq - c.events AS start, last_hash
+)
+SELECT t.*, h.start, h.last_hash FROM t LEFT JOIN h ON h.run_id = t.run_id ORDER BY t.n
+"""
 
 _TASK_WITH_RESULT = """
 SELECT t.*, to_jsonb(r) AS result
@@ -53,8 +77,22 @@ FROM runs r WHERE r.id = $1
 """
 
 
+@dataclass(frozen=True)
+class Start:
+    """One ``start_task_with_events`` call, as :class:`Grouped` batches them."""
+
+    task_id: str
+    attempt: int
+    worker: str
+    lease_seconds: float
+    events: Sequence[Event]
+
+
 class WorkerPathMixin(TasksMixin):
     """Reads and writes shaped for one agent task, each a single round trip."""
+
+    #: concurrent ``start_task_with_events`` calls, started together (set up by the store)
+    _starts: Grouped[Start, TaskRecord]
 
     async def get_task_with_result(self, task_id: str) -> tuple[TaskRecord, TaskResultRecord | None]:
         """A task and the committed result of its idempotency key, in one statement."""
@@ -68,19 +106,65 @@ class WorkerPathMixin(TasksMixin):
     async def start_task_with_events(
         self, task_id: str, *, attempt: int, worker: str, lease_seconds: float, events: Sequence[Event] = ()
     ) -> TaskRecord:
-        """QUEUED → RUNNING (fenced) and the events, committed together."""
+        """QUEUED → RUNNING (fenced) and the events, committed together.
+
+        Starts arriving together (a host's slots taking a batch of deliveries) share one
+        transaction — one hold of each run's ledger head instead of one per task, which
+        is what serialised a busy run's starts. A refusal is answered per call.
+        """
+        require_id(task_id, "task")
+        return await self._starts(Start(task_id, attempt, worker, lease_seconds, tuple(events)))
+
+    async def start_tasks(self, starts: Sequence[Start]) -> list[TaskRecord]:
+        """Start several tasks in one transaction (all or nothing), in input order.
+
+        Raises:
+            Conflict: some start did not match its fence (nothing was written); start
+                them one by one to learn which and why.
+        """
+        if len(starts) == 1:
+            (one,) = starts
+            return [await self._start_one(one)]
         now = utcnow()
+        params = (
+            [s.task_id for s in starts],
+            [s.attempt for s in starts],
+            [s.worker for s in starts],
+            [now + timedelta(seconds=s.lease_seconds) for s in starts],
+            [len(s.events) for s in starts],
+            now,
+        )
+
+        async def tx(conn: Conn) -> list[TaskRecord]:
+            rows = await conn.fetch(_START_AND_CLAIM, *params)
+            if len(rows) != len(starts):  # rolled back: which one and why is for a call of its own
+                raise Conflict(f"{len(starts) - len(rows)} of {len(starts)} starts did not match their fence")
+            records, heads = chain_runs(
+                [
+                    (r["run_id"], r["start"], r["last_hash"], s.events)
+                    for r, s in zip(rows, starts, strict=True)
+                ],
+                now,
+            )
+            await insert_chains(conn, records, heads, now)
+            return [to_record(TaskRecord, r) for r in rows]
+
+        return await self._db.transaction(tx)
+
+    async def _start_one(self, start: Start) -> TaskRecord:
+        now = utcnow()
+        events = start.events
 
         async def after(conn: Conn, task: TaskRecord) -> None:
             await append_events(conn, task.run_id, events, now)
 
         return await self._guarded(
-            task_id,
-            attempt=attempt,
+            start.task_id,
+            attempt=start.attempt,
             new=_T.RUNNING,
             expected=(_T.QUEUED,),
             assignments="status = 'RUNNING', worker = $5, lease_expires_at = $6, started_at = $7, updated_at = $7",
-            params=(worker, now + timedelta(seconds=lease_seconds), now),
+            params=(start.worker, now + timedelta(seconds=start.lease_seconds), now),
             after=after,
         )
 
