@@ -44,6 +44,7 @@ from agent_host.context import build_context, input_types, task_info
 from agent_host.lease import Lease, LeaseLost
 from ideamine import metrics, tracing
 from ideamine.agents import AgentContext, Artifact, TaskInfo
+from ideamine.batching import Grouped
 from ideamine.enums import TERMINAL_TASK_STATUSES, TaskStatus
 from ideamine.errors import AgentError, Conflict, IdeaMineError, NotFound, StaleAttempt, encode_task_error
 from ideamine.llm.base import LLMProvider
@@ -108,6 +109,8 @@ class TaskWorker:
         self._stopping = asyncio.Event()
         self._agents: dict[str, Any] = {}
         self._runner: AgentRunner = runner or self._run_in_process
+        #: acknowledgements of deliveries settled together go out in one queue call
+        self._acks: Grouped[Delivery[TaskMessage], None] = Grouped(self._ack_batch)
         #: tasks this worker committed as SUCCEEDED / recorded as FAILED
         self.completed = 0
         self.failed = 0
@@ -249,7 +252,11 @@ class TaskWorker:
             log.exception("task %s attempt %s crashed the worker path", msg.task_id, msg.attempt)
             return
         if settled:
-            await self.queue.ack([delivery])
+            await self._acks(delivery)
+
+    async def _ack_batch(self, deliveries: Sequence[Delivery[TaskMessage]]) -> list[None]:
+        await self.queue.ack(deliveries)
+        return [None] * len(deliveries)
 
     async def _requeue(self, task: TaskRecord, *, reason: str, event: str, label: str) -> None:
         """Re-queue ``task`` as attempt + 1 (fenced by its attempt), with a ledger event and a count."""

@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ideamine.batching import Grouped
 from ideamine.canonical import content_hash
 from ideamine.enums import TaskStatus
 from ideamine.errors import Conflict, NotFound
 from ideamine.ids import new_id
 from ideamine.store._shared import artifact_key, to_record, utcnow
-from ideamine.store.postgres._grouped import Grouped
 from ideamine.store.postgres.db import Conn, StoreBase
 from ideamine.store.postgres.events import chain_params, chain_runs
 from ideamine.store.postgres.runs import require_id
@@ -169,7 +169,7 @@ class ResultsMixin(StoreBase):
         The existing-result check comes before the fence: a redelivered or stale attempt
         whose effect is already committed gets that result back, not an error.
         Completions committed concurrently (a host's slots finishing together) share one
-        transaction (:mod:`ideamine.store.postgres._grouped`); each caller still gets
+        transaction (:mod:`ideamine.batching`); each caller still gets
         the answer of a call of its own.
         """
         require_id(task_id, "task")

@@ -7,9 +7,9 @@ owns the lifecycle.
 
 from __future__ import annotations
 
+from ideamine.batching import Grouped
 from ideamine.errors import StoreUnavailable
 from ideamine.store.migrate import check_schema
-from ideamine.store.postgres._grouped import Grouped
 from ideamine.store.postgres.budget import BudgetMixin
 from ideamine.store.postgres.db import Database
 from ideamine.store.postgres.hosts import HostsMixin
@@ -51,6 +51,8 @@ class PostgresRunStore(
         self._db = Database(dsn, min_size=min_size, max_size=max_size)
         self._commits = Grouped(self.commit_task_results)
         self._starts = Grouped(self.start_tasks)
+        self._task_reads = Grouped(self._tasks_with_results)
+        self._input_reads = Grouped(self._tasks_inputs)
 
     async def open(self) -> None:
         """Connect (pool) and check the schema is migrated; idempotent."""

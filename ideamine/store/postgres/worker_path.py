@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from ideamine.batching import Grouped
 from ideamine.enums import TaskStatus
 from ideamine.errors import Conflict, NotFound
 from ideamine.ids import is_id
 from ideamine.store._shared import NOTICES_TOPIC, to_record, utcnow
 from ideamine.store.base import TaskInputs
-from ideamine.store.postgres._grouped import Grouped
 from ideamine.store.postgres.db import Conn
 from ideamine.store.postgres.events import append_events, chain_runs, insert_chains, insert_outbox
 from ideamine.store.postgres.runs import require_id
@@ -54,27 +54,41 @@ WITH u AS (
 SELECT t.*, h.start, h.last_hash FROM t LEFT JOIN h ON h.run_id = t.run_id ORDER BY t.n
 """
 
-_TASK_WITH_RESULT = """
-SELECT t.*, to_jsonb(r) AS result
-FROM tasks t LEFT JOIN task_results r ON r.idempotency_key = t.idempotency_key
-WHERE t.id = $1
+#: tasks, each joined to its idempotency key's committed result, by position
+_TASKS_WITH_RESULTS = """
+SELECT u.n, t.*, to_jsonb(r) AS result
+FROM unnest($1::uuid[]) WITH ORDINALITY AS u(id, n)
+JOIN tasks t ON t.id = u.id AND t.id = ANY($1::uuid[])
+LEFT JOIN task_results r ON r.idempotency_key = t.idempotency_key
 """
 
-#: the latest version per (type, key) of the wanted types — an index range per type on
-#: artifacts_version_unique (run_id, type, key, version) — and the artifacts named by id
-_TASK_INPUTS = """
-SELECT r.idea,
+#: per member (run $1[n], wanted types $2[n-1], named artifact ids $3[n-1]; the lists are
+#: JSON arrays of arrays, as SQL arrays must be rectangular): the run's idea, the latest version
+#: per (type, key) of the wanted types — an index range per type on
+#: artifacts_version_unique (run_id, type, key, version) — the artifacts named by id, and
+#: the answered questions
+_TASKS_INPUTS = """
+SELECT u.n, r.idea,
        (SELECT coalesce(jsonb_agg(to_jsonb(a) ORDER BY a.created_at, a.id), '[]'::jsonb)
           FROM artifacts a
-         WHERE a.run_id = r.id AND a.type = ANY($2::text[])
+         WHERE a.run_id = r.id AND a.type IN (SELECT jsonb_array_elements_text($2::jsonb -> (u.n::int - 1)))
            AND a.version = (SELECT max(b.version) FROM artifacts b
                              WHERE b.run_id = a.run_id AND b.type = a.type AND b.key = a.key)) AS latest,
        (SELECT coalesce(jsonb_agg(to_jsonb(a) ORDER BY a.created_at, a.id), '[]'::jsonb)
-          FROM artifacts a WHERE a.id = ANY($3::uuid[]) AND a.run_id = r.id) AS named,
+          FROM artifacts a
+         WHERE a.id IN (SELECT jsonb_array_elements_text($3::jsonb -> (u.n::int - 1))::uuid) AND a.run_id = r.id) AS named,
        (SELECT coalesce(jsonb_agg(to_jsonb(q) ORDER BY q.created_at, q.id), '[]'::jsonb)
           FROM questions q WHERE q.run_id = r.id AND q.answer IS NOT NULL) AS questions
-FROM runs r WHERE r.id = $1
+FROM unnest($1::uuid[]) WITH ORDINALITY AS u(run_id, n)
+JOIN runs r ON r.id = u.run_id AND r.id = ANY($1::uuid[])
 """
+
+
+@dataclass(frozen=True)
+class _InputsWanted:
+    run_id: str
+    types: list[str]
+    artifact_ids: list[str]
 
 
 @dataclass(frozen=True)
@@ -91,17 +105,37 @@ class Start:
 class WorkerPathMixin(TasksMixin):
     """Reads and writes shaped for one agent task, each a single round trip."""
 
-    #: concurrent ``start_task_with_events`` calls, started together (set up by the store)
+    #: concurrent calls of the per-task path, each kind served in batches (set up by the store)
     _starts: Grouped[Start, TaskRecord]
+    _task_reads: Grouped[str, tuple[TaskRecord, TaskResultRecord | None] | None]
+    _input_reads: Grouped[_InputsWanted, TaskInputs | None]
 
     async def get_task_with_result(self, task_id: str) -> tuple[TaskRecord, TaskResultRecord | None]:
-        """A task and the committed result of its idempotency key, in one statement."""
+        """A task and the committed result of its idempotency key, in one statement.
+
+        Concurrent calls (a host's slots all taking deliveries) share that statement.
+        """
         require_id(task_id, "task")
-        row = await self._db.fetchrow(_TASK_WITH_RESULT, task_id)
-        if row is None:
+        found = await self._task_reads(task_id)
+        if found is None:
             raise NotFound(f"task {task_id} not found", task_id=task_id)
-        result = row["result"]
-        return to_record(TaskRecord, row), None if result is None else to_record(TaskResultRecord, result)
+        return found
+
+    async def _tasks_with_results(
+        self, task_ids: Sequence[str]
+    ) -> list[tuple[TaskRecord, TaskResultRecord | None] | None]:
+        rows = {r["n"]: r for r in await self._db.fetch(_TASKS_WITH_RESULTS, list(task_ids))}
+        out: list[tuple[TaskRecord, TaskResultRecord | None] | None] = []
+        for n in range(1, len(task_ids) + 1):
+            row = rows.get(n)
+            if row is None:
+                out.append(None)
+                continue
+            result = row["result"]
+            out.append(
+                (to_record(TaskRecord, row), None if result is None else to_record(TaskResultRecord, result))
+            )
+        return out
 
     async def start_task_with_events(
         self, task_id: str, *, attempt: int, worker: str, lease_seconds: float, events: Sequence[Event] = ()
@@ -171,17 +205,37 @@ class WorkerPathMixin(TasksMixin):
     async def read_task_inputs(
         self, run_id: str, *, types: Sequence[str], artifact_ids: Sequence[str] = ()
     ) -> TaskInputs:
-        """The run's idea, the wanted artifacts and the answered questions, in one statement."""
+        """The run's idea, the wanted artifacts and the answered questions, in one statement.
+
+        Concurrent calls share that statement (one row per call).
+        """
         require_id(run_id, "run")
         ids = sorted({i for i in artifact_ids if isinstance(i, str) and is_id(i)})
-        row = await self._db.fetchrow(_TASK_INPUTS, run_id, sorted(set(types)), ids)
-        if row is None:
+        found = await self._input_reads(_InputsWanted(run_id, sorted(set(types)), ids))
+        if found is None:
             raise NotFound(f"run {run_id} not found", run_id=run_id)
-        return TaskInputs(
-            idea=row["idea"],
-            artifacts=_merged(row["latest"], row["named"]),
-            questions=[to_record(QuestionRecord, q) for q in row["questions"]],
-        )
+        return found
+
+    async def _tasks_inputs(self, wanted: Sequence[_InputsWanted]) -> list[TaskInputs | None]:
+        rows = {
+            r["n"]: r
+            for r in await self._db.fetch(
+                _TASKS_INPUTS,
+                [w.run_id for w in wanted],
+                [w.types for w in wanted],
+                [w.artifact_ids for w in wanted],
+            )
+        }
+        return [
+            None
+            if (row := rows.get(n)) is None
+            else TaskInputs(
+                idea=row["idea"],
+                artifacts=_merged(row["latest"], row["named"]),
+                questions=[to_record(QuestionRecord, q) for q in row["questions"]],
+            )
+            for n in range(1, len(wanted) + 1)
+        ]
 
     async def succeed_from_result(
         self,

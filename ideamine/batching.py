@@ -1,16 +1,17 @@
-"""Group commit for PostgreSQL: concurrent calls of one kind share one transaction.
+"""Batching of concurrent calls: calls of one kind that arrive together share one round trip.
 
-An agent host commits up to its slot count of task completions at the same moment, and
-each completion alone costs four round trips (``BEGIN``, fence, effects, ``COMMIT``) and
-a WAL flush. :class:`Grouped` turns the calls that arrive while one transaction is in
-flight into the *next* transaction, made by a batch function of the same rules (here
-:meth:`ResultsMixin.commit_task_results`): under load the cost per call falls with the
-batch size; alone, a call runs at once with no added wait.
+An agent host works up to its slot count of tasks at the same moment, and each task
+alone costs round trips — a completion four (``BEGIN``, fence, effects, ``COMMIT``) and
+a WAL flush, a start as many, a read or a queue acknowledgement one. :class:`Grouped`
+turns the calls that arrive while one batch is in flight into the *next* batch, made
+by a batch function of the same rules (e.g.
+:meth:`~ideamine.store.postgres.results.ResultsMixin.commit_task_results`): under load
+the cost per call falls with the batch size; alone, a call runs at once with no wait.
 
 The batch function is all-or-nothing. When a batch fails with anything but a lost
-database (a fenced attempt, a conflict: one member's problem, not the others'), each
+backend (a fenced attempt, a conflict: one member's problem, not the others'), each
 member is run again on its own, so every caller gets exactly the answer a call of its
-own would have given. When the database is unreachable every member gets that error —
+own would have given. When the backend is unreachable every member gets that error —
 nothing of theirs was written. A caller cancelled before its batch starts is left out.
 """
 
@@ -20,22 +21,26 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
-from ideamine.errors import StoreUnavailable
+from ideamine.errors import QueueUnavailable, StoreUnavailable
 
 __all__ = ["Grouped", "MAX_BATCH"]
 
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
 
-#: the most calls one transaction covers (the statements grow with it)
+#: the most calls one batch covers (the statements grow with it)
 MAX_BATCH = 64
+
+#: errors meaning the backend itself is gone: every member fails, none is retried alone
+UNAVAILABLE: tuple[type[Exception], ...] = (StoreUnavailable, QueueUnavailable)
 
 
 class Grouped(Generic[_In, _Out]):
     """Serve calls through ``batch(items)``, one batch in flight at a time.
 
-    Lifecycle: one per store (created lazily, bound to the running event loop through
-    the futures of its callers); nothing to close — a batch ends with its last caller.
+    Lifecycle: one per kind of call and owner (a store, a worker), bound to the running
+    event loop through its callers' futures; nothing to close — a batch ends with its
+    last caller.
     """
 
     def __init__(
@@ -54,7 +59,7 @@ class Grouped(Generic[_In, _Out]):
         future: asyncio.Future[_Out] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
         if self._runner is None or self._runner.done():
-            self._runner = asyncio.create_task(self._serve(), name="store-group-commit")
+            self._runner = asyncio.create_task(self._serve(), name="grouped-calls")
         return await future
 
     async def _serve(self) -> None:
@@ -74,7 +79,7 @@ class Grouped(Generic[_In, _Out]):
     async def _run(self, members: list[tuple[_In, asyncio.Future[_Out]]]) -> None:
         try:
             outcomes = await self._batch([item for item, _ in members])
-        except StoreUnavailable as exc:
+        except UNAVAILABLE as exc:
             for _, f in members:
                 _settle(f, exc=exc)
             return

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import pytest
 
+from ideamine.batching import Grouped
 from ideamine.errors import Conflict, StoreUnavailable
-from ideamine.store.postgres._grouped import Grouped
 
 
 class Doubler:
