@@ -71,15 +71,18 @@ _TASKS_INPUTS = """
 SELECT u.n, r.idea,
        (SELECT coalesce(jsonb_agg(to_jsonb(a) ORDER BY a.created_at, a.id), '[]'::jsonb)
           FROM artifacts a
-         WHERE a.run_id = r.id AND a.type IN (SELECT jsonb_array_elements_text($2::jsonb -> (u.n::int - 1)))
+         WHERE a.run_id = r.id AND a.type = ANY(w.types)
            AND a.version = (SELECT max(b.version) FROM artifacts b
                              WHERE b.run_id = a.run_id AND b.type = a.type AND b.key = a.key)) AS latest,
        (SELECT coalesce(jsonb_agg(to_jsonb(a) ORDER BY a.created_at, a.id), '[]'::jsonb)
-          FROM artifacts a
-         WHERE a.id IN (SELECT jsonb_array_elements_text($3::jsonb -> (u.n::int - 1))::uuid) AND a.run_id = r.id) AS named,
+          FROM artifacts a WHERE a.id = ANY(w.ids) AND a.run_id = r.id) AS named,
        (SELECT coalesce(jsonb_agg(to_jsonb(q) ORDER BY q.created_at, q.id), '[]'::jsonb)
           FROM questions q WHERE q.run_id = r.id AND q.answer IS NOT NULL) AS questions
 FROM unnest($1::uuid[]) WITH ORDINALITY AS u(run_id, n)
+CROSS JOIN LATERAL (
+    SELECT ARRAY(SELECT jsonb_array_elements_text($2::jsonb -> (u.n::int - 1))) AS types,
+           ARRAY(SELECT jsonb_array_elements_text($3::jsonb -> (u.n::int - 1))::uuid) AS ids
+) w
 JOIN runs r ON r.id = u.run_id AND r.id = ANY($1::uuid[])
 """
 
