@@ -244,10 +244,16 @@ class StreamQueue:
     # --------------------------------------------------------------- notices
     async def publish_notice(self, notice: Notice) -> str:
         """Append a completion notice (QueueFull past the notices bound)."""
-        ids = await self.backend.append(
-            self.keys.notices, [notice.encode()], max_length=self.limits.max_notices_length
+        (entry_id,) = await self.publish_notices([notice])
+        return entry_id
+
+    async def publish_notices(self, notices: Sequence[Notice]) -> list[str]:
+        """Append completion notices atomically (QueueFull: none appended)."""
+        if not notices:
+            return []
+        return await self.backend.append(
+            self.keys.notices, [n.encode() for n in notices], max_length=self.limits.max_notices_length
         )
-        return ids[0]
 
     async def consume_notices(
         self, consumer: str, *, count: int = 100, block_ms: int = 0

@@ -165,6 +165,10 @@ class TaskQueue(Protocol):
         """Append a completion notice; QueueFull past ``max_notices_length``."""
         ...
 
+    async def publish_notices(self, notices: Sequence[Notice]) -> list[str]:
+        """Append completion notices in one call, all or none; QueueFull past the bound."""
+        ...
+
     async def consume_notices(
         self, consumer: str, *, count: int = 100, block_ms: int = 0
     ) -> list[Delivery[Notice]]:

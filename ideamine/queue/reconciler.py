@@ -34,7 +34,7 @@ from typing import Any
 
 from ideamine import metrics
 from ideamine.enums import TaskStatus
-from ideamine.errors import NotFound, QueueFull
+from ideamine.errors import QueueFull
 from ideamine.ids import new_id
 from ideamine.queue.base import TaskQueue
 from ideamine.queue.message import MalformedMessage, Notice, TaskMessage
@@ -227,33 +227,25 @@ class Reconciler:
     async def _publish_tasks(self, rows: Sequence[OutboxRecord]) -> tuple[int, int]:
         # Built from the task row, not the payload: the row has the current attempt and
         # the deadline; several rows for one task (requeued twice) become one message.
-        messages: list[TaskMessage] = []
-        seen: set[str] = set()
+        traces: dict[str, dict[str, str]] = {}  # task -> trace of its first row, in outbox order
         for row in rows:
-            if row.task_id is None or row.task_id in seen:
-                continue
-            seen.add(row.task_id)
-            try:
-                task = await self.store.get_task(row.task_id)
-            except NotFound:
-                continue
-            if task.status in _PUBLISHABLE:
-                messages.append(task_message(task, trace=_trace_of(row.payload)))
+            if row.task_id is not None:
+                traces.setdefault(row.task_id, _trace_of(row.payload))
+        tasks = await self.store.get_tasks(list(traces))
+        messages = [task_message(t, trace=traces[t.id]) for t in tasks if t.status in _PUBLISHABLE]
         await self.queue.publish(messages)
         metrics.TASKS_PUBLISHED.inc(len(messages))
         return len(messages), len(rows) - len(messages)
 
     async def _publish_notices(self, rows: Sequence[OutboxRecord]) -> tuple[int, int]:
-        sent = 0
+        notices: list[Notice] = []
         for row in rows:
             try:
-                notice = Notice.from_payload(row.payload)
+                notices.append(Notice.from_payload(row.payload))
             except MalformedMessage as err:
                 log.warning("outbox notice %s is unreadable, dropped: %s", row.id, err)
-                continue
-            await self.queue.publish_notice(notice)
-            sent += 1
-        return sent, len(rows) - sent
+        await self.queue.publish_notices(notices)
+        return len(notices), len(rows) - len(notices)
 
 
 def _with(report: ReconcileReport, republished: int, checked: int, *, backlogged: bool) -> ReconcileReport:

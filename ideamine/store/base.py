@@ -179,6 +179,10 @@ class RunStore(Protocol):
         """One task; NotFound when missing."""
         ...
 
+    async def get_tasks(self, task_ids: Sequence[str]) -> list[TaskRecord]:
+        """The tasks among ``task_ids`` that exist, in the order asked, each once (one read)."""
+        ...
+
     async def list_tasks(
         self, run_id: str, *, phase: str | None = None, statuses: Sequence[TaskStatus] = ()
     ) -> list[TaskRecord]:

@@ -120,8 +120,9 @@ async def test_notices_round_trip_and_reclaim(queue: StreamQueue) -> None:
         Notice(task_id=m.task_id, run_id=m.run_id, attempt=1, status=TaskStatus.SUCCEEDED, phase=m.phase)
         for m in make_messages(3)
     ]
-    for n in notices:
-        await queue.publish_notice(n)
+    await queue.publish_notice(notices[0])
+    assert await queue.publish_notices([]) == []
+    assert len(await queue.publish_notices(notices[1:])) == 2  # one call, in order
     got = await queue.consume_notices("o1", count=10)
     assert [d.message for d in got] == notices
     assert await queue.consume("w", count=10) == []  # notices never show up as tasks
@@ -146,3 +147,6 @@ async def test_notices_are_bounded(make_queue: MakeQueue) -> None:
     await q.publish_notice(n)
     with pytest.raises(QueueFull):
         await q.publish_notice(n)
+    with pytest.raises(QueueFull):  # a batch past the bound: none of it is appended
+        await q.publish_notices([n, n])
+    assert (await q.stats()).notices_length == 1

@@ -63,6 +63,15 @@ async def test_create_start_heartbeat_commit(store: RunStore) -> None:
     assert [e.type for e in await store.list_events(task.run_id)][-1] == "task.succeeded"
 
 
+async def test_get_tasks_reads_the_existing_ones_in_the_order_asked(store: RunStore) -> None:
+    a, b = await queued_task(store, "a"), await queued_task(store, "b")
+    missing = new_id()
+    got = await store.get_tasks([b.id, missing, a.id, b.id])
+    assert [t.id for t in got] == [b.id, a.id]
+    assert got[1] == await store.get_task(a.id)
+    assert await store.get_tasks([]) == []
+
+
 async def test_start_and_heartbeat_are_fenced(store: RunStore) -> None:
     task = await queued_task(store)
     with pytest.raises(StaleAttempt):

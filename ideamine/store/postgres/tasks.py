@@ -138,6 +138,17 @@ class TasksMixin(StoreBase):
             raise NotFound(f"task {task_id} not found", task_id=task_id)
         return to_record(TaskRecord, row)
 
+    async def get_tasks(self, task_ids: Sequence[str]) -> list[TaskRecord]:
+        """The tasks among ``task_ids`` that exist, in the order asked, each once (one read)."""
+        wanted = list(dict.fromkeys(task_ids))
+        for task_id in wanted:
+            require_id(task_id, "task")
+        if not wanted:
+            return []
+        rows = await self._db.fetch("SELECT * FROM tasks WHERE id = ANY($1::uuid[])", wanted)
+        found = {str(r["id"]): to_record(TaskRecord, r) for r in rows}
+        return [found[i] for i in wanted if i in found]
+
     async def list_tasks(
         self, run_id: str, *, phase: str | None = None, statuses: Sequence[TaskStatus] = ()
     ) -> list[TaskRecord]:

@@ -95,6 +95,17 @@ class TasksMixin(SqliteBase):
         async with self._tx(write=False) as tx:
             return await load_task(tx, task_id)
 
+    async def get_tasks(self, task_ids: Sequence[str]) -> list[TaskRecord]:
+        """The tasks among ``task_ids`` that exist, in the order asked, each once (one read)."""
+        wanted = list(dict.fromkeys(task_ids))
+        if not wanted:
+            return []
+        cond, params = where({"id": wanted})
+        async with self._tx(write=False) as tx:
+            rows = await tx.all(f"SELECT * FROM tasks WHERE {cond}", params)
+        found = {str(r["id"]): to_record(TaskRecord, r) for r in rows}
+        return [found[i] for i in wanted if i in found]
+
     async def list_tasks(
         self, run_id: str, *, phase: str | None = None, statuses: Sequence[TaskStatus] = ()
     ) -> list[TaskRecord]:
