@@ -27,6 +27,7 @@ from typing import Any
 import grpc
 
 from ideamine._proto.ideamine.v1 import agent_host_pb2, agent_host_pb2_grpc, common_pb2
+from ideamine.store._shared import TIMER_CLAIM_TIMEOUT
 from tests.chaos.stack import ChaosStack
 from tests.llm.fake_messages_server import error_reply
 from tests.polling import eventually as until
@@ -353,6 +354,8 @@ async def clock_jump(stack: ChaosStack, rng: random.Random) -> Outcome:
     await until(
         lambda: stack.fetchval("SELECT status <> 'AWAITING_INPUT' FROM runs WHERE id = $1", run_id),
         what="the run to resume",
+        # a claim the dead owner left must expire first: only then may the new owner fire it
+        within=10 + (TIMER_CLAIM_TIMEOUT.total_seconds() if kill == "claimed" else 0),
     )
     recovery = time.time() - t
     resumed = await stack.fetchval(
