@@ -145,6 +145,29 @@ class _LiveStderr(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+class _OneLineReconnects(logging.Filter):
+    """asyncpg's pool logs a full traceback every time it fails to reopen a connection.
+
+    While PostgreSQL restarts that is one traceback per pooled connection per retry: pages
+    of stack for one known condition. The record keeps its level and gains the reason
+    (``ConnectionRefusedError: …``) on the same line; the stack is dropped.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            record.msg = f"{record.getMessage()} ({type(exc).__name__}: {exc})"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+#: loggers whose connection-retry warnings are kept to one line
+_RECONNECT_LOGGERS = ("asyncpg.pool",)
+_RECONNECT_FILTER = _OneLineReconnects()
+
+
 def configure_logging(
     *, json_lines: bool, level: int | str = logging.INFO, stream: TextIO | None = None
 ) -> None:
@@ -164,6 +187,8 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(level)
     _INSTALLED.append(handler)
+    for name in _RECONNECT_LOGGERS:
+        logging.getLogger(name).addFilter(_RECONNECT_FILTER)
 
 
 def unconfigure_logging() -> None:
@@ -172,3 +197,5 @@ def unconfigure_logging() -> None:
     for old in _INSTALLED:
         root.removeHandler(old)
     _INSTALLED.clear()
+    for name in _RECONNECT_LOGGERS:
+        logging.getLogger(name).removeFilter(_RECONNECT_FILTER)

@@ -54,6 +54,28 @@ def _message() -> TaskMessage:
     )
 
 
+def test_a_database_reconnect_failure_is_one_line_with_its_reason(captured: io.StringIO) -> None:
+    configure_logging(json_lines=True, stream=captured)
+    try:
+        raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+    except ConnectionRefusedError:
+        logging.getLogger("asyncpg.pool").warning(
+            "Failed to restore the pool connection floor; retrying", exc_info=True
+        )
+    [line] = captured.getvalue().splitlines()
+    doc = json.loads(line)
+    assert doc["level"] == "WARNING" and "Traceback" not in line
+    assert doc["message"] == (
+        "Failed to restore the pool connection floor; retrying "
+        "(ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', 5432))"
+    )
+    try:  # other loggers keep their tracebacks
+        raise ValueError("boom")
+    except ValueError:
+        log.exception("crashed")
+    assert "Traceback" in captured.getvalue()
+
+
 def test_json_lines_carry_context_and_trace_ids(captured: io.StringIO, provider: TracerProvider) -> None:
     configure_logging(json_lines=True, stream=captured)
     with tracing.task_span(_message()) as span:
