@@ -56,23 +56,28 @@ class Grouped(Generic[_In, _Out]):
 
     async def __call__(self, item: _In) -> _Out:
         """The outcome of ``item``, committed in whichever batch took it."""
-        future: asyncio.Future[_Out] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[_Out] = loop.create_future()
         self._waiting.append((item, future))
-        if self._runner is None or self._runner.done():
-            self._runner = asyncio.create_task(self._serve(), name="grouped-calls")
+        # a runner of another (closed) event loop never finishes: this loop gets its own
+        if self._runner is None or self._runner.done() or self._runner.get_loop() is not loop:
+            self._runner = loop.create_task(self._serve(), name="grouped-calls")
         return await future
 
     async def _serve(self) -> None:
+        loop = asyncio.get_running_loop()
         members: list[tuple[_In, asyncio.Future[_Out]]] = []
         try:
             while self._waiting:
                 taken, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
-                members = [(item, f) for item, f in taken if not f.done()]  # cancelled callers drop out
+                # cancelled callers drop out, and so do callers of a loop that closed under them
+                members = [(item, f) for item, f in taken if not f.done() and f.get_loop() is loop]
                 if members:
                     await self._run(members)
         except BaseException:  # this task was cancelled (the loop is closing): nobody may hang
             for _, f in [*members, *self._waiting]:
-                f.cancel()
+                if not f.get_loop().is_closed():  # a closed loop's callers are gone already
+                    f.cancel()
             self._waiting = []
             raise
 

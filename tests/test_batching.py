@@ -81,3 +81,26 @@ async def test_batches_are_bounded() -> None:
     grouped = Grouped(fn, max_batch=3)
     assert await asyncio.gather(*(grouped(2 * i) for i in range(7))) == [4 * i for i in range(7)]
     assert [len(b) for b in fn.batches] == [3, 3, 1]
+
+
+def test_a_loop_closed_mid_batch_does_not_strand_the_next_loops_calls() -> None:
+    fn = Doubler()
+    grouped = Grouped(fn)
+
+    async def abandoned() -> None:
+        fn.release.clear()
+        asyncio.get_running_loop().create_task(grouped(2))  # its batch never ends on this loop
+        await asyncio.sleep(0.01)
+
+    loop = asyncio.new_event_loop()  # closed without cancelling its tasks, as an embedding host might
+    loop.run_until_complete(abandoned())
+    for task in asyncio.all_tasks(loop):  # left pending on purpose: no "destroyed but pending" noise
+        task._log_destroy_pending = False  # type: ignore[attr-defined]
+    loop.close()
+    fn.release = asyncio.Event()  # a fresh event for the next loop
+    fn.release.set()
+
+    async def later() -> int:
+        return await asyncio.wait_for(grouped(4), 5)
+
+    assert asyncio.run(later()) == 8
