@@ -25,6 +25,7 @@ import contextlib
 import enum
 import re
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -375,9 +376,30 @@ class SqliteBase:
 
 def _configure(raw: sqlite3.Connection) -> None:
     raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    raw.execute("PRAGMA journal_mode = WAL")
+    _enable_wal(raw)
     raw.execute("PRAGMA synchronous = FULL")
     raw.execute("PRAGMA foreign_keys = ON")
+
+
+def _enable_wal(raw: sqlite3.Connection) -> None:
+    """Switch the file to WAL, waiting out other connections doing the same.
+
+    The switch reads the file and then needs it exclusively. Two connections opening a
+    new file at once both hold the read lock when they ask for more, and SQLite answers
+    one of them "database is locked" at once — without the busy handler, which would
+    deadlock — so ``busy_timeout`` does not help here: retry, briefly, on this thread.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.001
+    while True:
+        try:
+            raw.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)  # the connection's own thread (offload), never the event loop
+        delay = min(delay * 2, 0.1)
 
 
 def _create_schema(raw: sqlite3.Connection) -> None:
