@@ -30,12 +30,18 @@ class Doubler:
         return [i * 2 for i in items]
 
 
-async def test_a_lone_call_runs_at_once_and_later_calls_share_the_next_batch() -> None:
+async def _first_batch_held() -> tuple[Doubler, Grouped[int, int], asyncio.Task[int]]:
+    """A grouped doubler whose first call (of 2) is in its batch, held until ``release``."""
     fn = Doubler()
     fn.release.clear()
     grouped = Grouped(fn)
     first = asyncio.create_task(grouped(2))
     await asyncio.sleep(0)
+    return fn, grouped, first
+
+
+async def test_a_lone_call_runs_at_once_and_later_calls_share_the_next_batch() -> None:
+    fn, grouped, first = await _first_batch_held()
     rest = [asyncio.create_task(grouped(i)) for i in (4, 6, 8)]
     await asyncio.sleep(0)
     fn.release.set()
@@ -61,11 +67,7 @@ async def test_a_lost_database_fails_every_member_without_retrying() -> None:
 
 
 async def test_a_caller_cancelled_before_its_batch_is_left_out() -> None:
-    fn = Doubler()
-    fn.release.clear()
-    grouped = Grouped(fn)
-    first = asyncio.create_task(grouped(2))
-    await asyncio.sleep(0)
+    fn, grouped, first = await _first_batch_held()
     gone, kept = asyncio.create_task(grouped(4)), asyncio.create_task(grouped(6))
     await asyncio.sleep(0)
     gone.cancel()

@@ -13,6 +13,8 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from ideamine.ids import new_id
+from ideamine.store.postgres import PostgresRunStore
+from ideamine.store.records import BudgetLimits, Event, NewRun
 
 pytestmark = pytest.mark.postgres
 
@@ -43,3 +45,27 @@ async def migrated_db(empty_db: str) -> str:
 
     await migrate(empty_db)
     return empty_db
+
+
+@pytest.fixture
+async def store(migrated_db: str) -> AsyncIterator[PostgresRunStore]:
+    """An open store on a fresh migrated database."""
+    s = PostgresRunStore(migrated_db)
+    await s.open()
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+async def new_runs(store: PostgresRunStore, n: int) -> list[str]:
+    """Ids of ``n`` new one-phase runs, each with its ``run.created`` ledger row."""
+    return [
+        (
+            await store.create_run(
+                NewRun(tenant="t", title="x", idea={"text": "x"}, phases=("intake",), budget=BudgetLimits()),
+                events=[Event("run.created")],
+            )
+        ).id
+        for _ in range(n)
+    ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -11,41 +10,16 @@ from ideamine.enums import TaskStatus
 from ideamine.errors import Conflict, StaleAttempt
 from ideamine.ids import new_id
 from ideamine.store.postgres import Completion, PostgresRunStore
-from ideamine.store.records import (
-    BudgetLimits,
-    Event,
-    NewArtifact,
-    NewRun,
-    NewTask,
-    TaskRecord,
-    TaskResultRecord,
-)
+from ideamine.store.records import Event, NewArtifact, NewTask, TaskRecord, TaskResultRecord
+from tests.store_pg.conftest import new_runs
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-async def store(migrated_db: str) -> AsyncIterator[PostgresRunStore]:
-    s = PostgresRunStore(migrated_db)
-    await s.open()
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 async def _running(
     store: PostgresRunStore, n: int, *, runs: int = 2, same_key: bool = False
 ) -> list[TaskRecord]:
-    run_ids = [
-        (
-            await store.create_run(
-                NewRun(tenant="t", title="x", idea={"text": "x"}, phases=("intake",), budget=BudgetLimits()),
-                events=[Event("run.created")],
-            )
-        ).id
-        for _ in range(runs)
-    ]
+    run_ids = await new_runs(store, runs)
     key = f"idem-{new_id()}"
     new = [
         NewTask(

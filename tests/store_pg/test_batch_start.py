@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -11,31 +10,14 @@ from ideamine.enums import TaskStatus
 from ideamine.errors import Conflict, IdeaMineError, StaleAttempt
 from ideamine.ids import new_id
 from ideamine.store.postgres import PostgresRunStore
-from ideamine.store.records import BudgetLimits, Event, NewRun, NewTask, TaskRecord
+from ideamine.store.records import Event, NewTask, TaskRecord
+from tests.store_pg.conftest import new_runs
 
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-async def store(migrated_db: str) -> AsyncIterator[PostgresRunStore]:
-    s = PostgresRunStore(migrated_db)
-    await s.open()
-    try:
-        yield s
-    finally:
-        await s.close()
-
-
 async def _queued(store: PostgresRunStore, n: int, runs: int) -> list[TaskRecord]:
-    run_ids = [
-        (
-            await store.create_run(
-                NewRun(tenant="t", title="x", idea={"text": "x"}, phases=("intake",), budget=BudgetLimits()),
-                events=[Event("run.created")],
-            )
-        ).id
-        for _ in range(runs)
-    ]
+    run_ids = await new_runs(store, runs)
     return await store.create_tasks(
         [NewTask(run_ids[i % runs], "intake", f"k{i}", "a", "1", f"idem-{new_id()}", {}) for i in range(n)]
     )

@@ -28,16 +28,6 @@ UPDATE ledger_heads SET last_seq = last_seq + $2 WHERE run_id = $1
 RETURNING last_seq - $2 AS start, last_hash
 """
 
-_INSERT_ROWS = """
-WITH rows AS (
-    INSERT INTO ledger (run_id, seq, type, phase, task_id, payload, prev_hash, hash, created_at)
-    SELECT $1, u.seq, u.type, u.phase, u.task_id, u.payload, u.prev_hash, u.hash, $2
-    FROM unnest($3::bigint[], $4::text[], $5::text[], $6::uuid[], $7::jsonb[], $8::text[], $9::text[])
-        AS u(seq, type, phase, task_id, payload, prev_hash, hash)
-)
-UPDATE ledger_heads SET last_hash = $10 WHERE run_id = $1
-"""
-
 #: ledger rows of several runs and each run's new chain head, in one statement
 _INSERT_CHAINS = """
 WITH rows AS (
@@ -72,19 +62,7 @@ async def append_events(
     if head is None:
         raise NotFound(f"run {run_id} not found", run_id=run_id)
     records = chain(run_id, head["start"], head["last_hash"], events, now)
-    await conn.execute(
-        _INSERT_ROWS,
-        run_id,
-        now,
-        [r.seq for r in records],
-        [r.type for r in records],
-        [r.phase for r in records],
-        [r.task_id for r in records],
-        [r.payload for r in records],
-        [r.prev_hash for r in records],
-        [r.hash for r in records],
-        records[-1].hash,
-    )
+    await insert_chains(conn, records, {run_id: records[-1].hash}, now)
     return records
 
 

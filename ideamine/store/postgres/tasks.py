@@ -202,7 +202,17 @@ class TasksMixin(StoreBase):
         self, task_id: str, *, attempt: int, worker: str, lease_seconds: float
     ) -> TaskRecord:
         """QUEUED → RUNNING for the current attempt; the worker now holds a lease."""
+        return await self._start(task_id, attempt=attempt, worker=worker, lease_seconds=lease_seconds)
+
+    async def _start(
+        self, task_id: str, *, attempt: int, worker: str, lease_seconds: float, events: Sequence[Event] = ()
+    ) -> TaskRecord:
+        """The guarded start of one task, with its ledger events in the same transaction."""
         now = utcnow()
+
+        async def after(conn: Conn, task: TaskRecord) -> None:
+            await append_events(conn, task.run_id, events, now)  # none: no round trip
+
         return await self._guarded(
             task_id,
             attempt=attempt,
@@ -210,6 +220,7 @@ class TasksMixin(StoreBase):
             expected=(_T.QUEUED,),
             assignments="status = 'RUNNING', worker = $5, lease_expires_at = $6, started_at = $7, updated_at = $7",
             params=(worker, now + timedelta(seconds=lease_seconds), now),
+            after=after,
         )
 
     async def heartbeat_task(

@@ -189,20 +189,12 @@ class WorkerPathMixin(TasksMixin):
         return await self._db.transaction(tx)
 
     async def _start_one(self, start: Start) -> TaskRecord:
-        now = utcnow()
-        events = start.events
-
-        async def after(conn: Conn, task: TaskRecord) -> None:
-            await append_events(conn, task.run_id, events, now)
-
-        return await self._guarded(
+        return await self._start(
             start.task_id,
             attempt=start.attempt,
-            new=_T.RUNNING,
-            expected=(_T.QUEUED,),
-            assignments="status = 'RUNNING', worker = $5, lease_expires_at = $6, started_at = $7, updated_at = $7",
-            params=(start.worker, now + timedelta(seconds=start.lease_seconds), now),
-            after=after,
+            worker=start.worker,
+            lease_seconds=start.lease_seconds,
+            events=start.events,
         )
 
     async def read_task_inputs(
