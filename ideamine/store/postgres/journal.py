@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TypeVar
 
 from ideamine.errors import NotFound
 from ideamine.store._shared import to_record, utcnow
@@ -16,8 +15,6 @@ from ideamine.store.postgres.runs import require_id
 from ideamine.store.records import Event, LedgerRecord, LedgerVerification, OutboxRecord
 
 __all__ = ["JournalMixin"]
-
-_T = TypeVar("_T")
 
 #: claim the oldest claimable rows: unpublished and unclaimed or expired ($3 = now). The
 #: inner SELECT locks the rows it picks and skips rows another claimer has locked, so
@@ -37,7 +34,14 @@ RETURNING *
 
 
 class JournalMixin(StoreBase):
-    """Ledger appends/reads/verification and outbox fetch/mark."""
+    """Ledger appends/reads/verification and outbox fetch/mark.
+
+    Outbox claims and published marks only steer *who* publishes: if the server crashes
+    before one reaches disk, a row is claimable or unpublished again and goes out once
+    more (a duplicate, which the idempotency key absorbs); the rows themselves are
+    written by the durable state-change transactions. So each is one statement on
+    :meth:`Database.relaxed` — one round trip, no WAL-flush wait.
+    """
 
     async def append_events(self, run_id: str, events: Sequence[Event]) -> list[LedgerRecord]:
         """Append events on their own (most appends ride along with a state change)."""
@@ -108,7 +112,7 @@ class JournalMixin(StoreBase):
         """Claim unclaimed or expired unpublished rows in one statement (see ``_CLAIM``)."""
         at = now or utcnow()
         until = at + timedelta(seconds=claim_seconds)
-        rows = await self._relay_write(lambda conn: conn.fetch(_CLAIM, owner, until, at, topic, limit))
+        rows = await self._db.relaxed(lambda conn: conn.fetch(_CLAIM, owner, until, at, topic, limit))
         return sorted((to_record(OutboxRecord, r) for r in rows), key=lambda r: r.id)
 
     async def mark_published(self, outbox_ids: Sequence[int]) -> None:
@@ -116,7 +120,7 @@ class JournalMixin(StoreBase):
         if not outbox_ids:
             return
         now = utcnow()
-        await self._relay_write(
+        await self._db.relaxed(
             lambda conn: conn.execute(
                 "UPDATE outbox SET published_at = $2 WHERE id = ANY($1::bigint[]) AND published_at IS NULL",
                 list(outbox_ids),
@@ -128,7 +132,7 @@ class JournalMixin(StoreBase):
         """Clear ``owner``'s claims on the unpublished rows among ``outbox_ids``."""
         if not outbox_ids:
             return 0
-        status = await self._relay_write(
+        status = await self._db.relaxed(
             lambda conn: conn.execute(
                 """UPDATE outbox SET claimed_by = NULL, claimed_until = NULL
                    WHERE id = ANY($1::bigint[]) AND claimed_by = $2 AND published_at IS NULL""",
@@ -137,14 +141,3 @@ class JournalMixin(StoreBase):
             )
         )
         return int(str(status).rsplit(" ", 1)[-1])
-
-    async def _relay_write(self, fn: Callable[[Conn], Awaitable[_T]]) -> _T:
-        """One relay bookkeeping statement, committed without waiting for the WAL flush.
-
-        Claims and published marks only steer *who* publishes: if the server crashes
-        before one reaches disk, a row is claimable or unpublished again and goes out
-        once more (a duplicate, which the idempotency key absorbs). The outbox rows
-        themselves are written by the durable state-change transactions. Each is one
-        statement on :meth:`Database.relaxed` — one round trip, no flush wait.
-        """
-        return await self._db.relaxed(fn)
