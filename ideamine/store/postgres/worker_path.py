@@ -64,18 +64,21 @@ LEFT JOIN task_results r ON r.idempotency_key = t.idempotency_key
 
 #: per member (run $1[n], wanted types $2[n-1], named artifact ids $3[n-1]; the lists are
 #: JSON arrays of arrays, as SQL arrays must be rectangular): the run's idea, the latest version
-#: per (type, key) of the wanted types — an index range per type on
-#: artifacts_version_unique (run_id, type, key, version) — the artifacts named by id, and
-#: the answered questions
+#: per (type, key) of the wanted types, the artifacts named by id, and the answered questions.
+#: Both artifact reads are driven by the wanted list — a range per type on
+#: artifacts_version_unique (run_id, type, key, version), a primary-key probe per id:
+#: filtering the run's artifacts instead (what the planner chose for ``= ANY(...)``) read
+#: every artifact of the run per task, so a run fanned out to many tasks made each task's
+#: read grow with the tasks before it.
 _TASKS_INPUTS = """
 SELECT u.n, r.idea,
        (SELECT coalesce(jsonb_agg(to_jsonb(a) ORDER BY a.created_at, a.id), '[]'::jsonb)
-          FROM artifacts a
-         WHERE a.run_id = r.id AND a.type = ANY(w.types)
-           AND a.version = (SELECT max(b.version) FROM artifacts b
-                             WHERE b.run_id = a.run_id AND b.type = a.type AND b.key = a.key)) AS latest,
+          FROM unnest(w.types) AS wt(type)
+          CROSS JOIN LATERAL (SELECT DISTINCT ON (b.key) b.* FROM artifacts b
+                               WHERE b.run_id = r.id AND b.type = wt.type
+                               ORDER BY b.key, b.version DESC) a) AS latest,
        (SELECT coalesce(jsonb_agg(to_jsonb(a) ORDER BY a.created_at, a.id), '[]'::jsonb)
-          FROM artifacts a WHERE a.id = ANY(w.ids) AND a.run_id = r.id) AS named,
+          FROM unnest(w.ids) AS wi(id) JOIN artifacts a ON a.id = wi.id WHERE a.run_id = r.id) AS named,
        (SELECT coalesce(jsonb_agg(to_jsonb(q) ORDER BY q.created_at, q.id), '[]'::jsonb)
           FROM questions q WHERE q.run_id = r.id AND q.answer IS NOT NULL) AS questions
 FROM unnest($1::uuid[]) WITH ORDINALITY AS u(run_id, n)
