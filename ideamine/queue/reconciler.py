@@ -24,15 +24,16 @@ distributed and the embedded mode.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from ideamine import metrics
+from ideamine.batching import Grouped
 from ideamine.enums import TaskStatus
 from ideamine.errors import QueueFull
 from ideamine.ids import new_id
@@ -129,30 +130,26 @@ class Reconciler:
         self.batch_size = batch_size
         self.owner = owner or f"relay-{new_id()}"
         self.claim_seconds = claim_seconds
-        self._relay_lock = asyncio.Lock()
-        self._relay_requested = 0  #: relay() calls so far
-        self._relay_covered = 0  #: calls a finished pass started after
-        self._last_report = ReconcileReport()
+        #: relay() callers, served by passes: a pass takes every caller waiting when it starts
+        self._passes: Grouped[None, ReconcileReport] = Grouped(self._relay_pass, max_batch=sys.maxsize)
 
     async def relay(self) -> ReconcileReport:
         """Publish what is pending now; concurrent callers share passes.
 
         Every caller returns after a whole pass that *started after its call* — so the
         rows its own commit wrote have gone out (or wait for a later pass on an error) —
-        but callers arriving while a pass runs do not queue one pass each: the next pass
-        covers all of them. A host committing 32 tasks at once then claims its outbox
-        rows in one or two passes instead of 32 (each pass costs a claim round trip
-        even when another relay already took the rows).
+        but callers do not run one pass each: those arriving together (the members of
+        one batched commit, woken in one loop iteration) share the next pass, and so do
+        those arriving while a pass runs. A host committing 32 tasks at once then claims
+        its outbox rows in one pass instead of 32 (each pass costs a claim round trip
+        even when another relay already took the rows), and the 32 callers continue
+        together — their queue acknowledgements go out as one batch too.
         """
-        self._relay_requested += 1
-        mine = self._relay_requested
-        async with self._relay_lock:
-            if self._relay_covered >= mine:
-                return self._last_report
-            covers = self._relay_requested
-            self._last_report = await self.publish_outbox()
-            self._relay_covered = covers
-            return self._last_report
+        return await self._passes(None)
+
+    async def _relay_pass(self, callers: Sequence[None]) -> list[ReconcileReport]:
+        report = await self.publish_outbox()
+        return [report] * len(callers)
 
     async def publish_outbox(self) -> ReconcileReport:
         """Claim unpublished outbox rows batch by batch, publish them, then mark them.

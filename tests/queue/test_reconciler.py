@@ -173,3 +173,14 @@ async def test_concurrent_relay_calls_share_passes_and_each_sees_its_rows_out(st
     assert sum(r.published for r in reports) >= 5
     got = {d.message.task_id for d in await q.consume("w", count=100)}
     assert {t.id for t in tasks} <= got and len(got) == 6
+
+
+async def test_relay_calls_arriving_together_share_one_pass(store: RunStore) -> None:
+    """The members of one batched commit call relay() in one loop iteration: one claim pass."""
+    q = MemoryQueue()
+    rec = CountingReconciler(store, q)
+    tasks = await create_tasks(store, 4)
+    reports = await asyncio.gather(*(rec.relay() for _ in range(8)))
+    assert rec.passes == 1
+    assert all(r.published == 4 for r in reports)
+    assert {d.message.task_id for d in await q.consume("w", count=100)} == {t.id for t in tasks}

@@ -90,11 +90,15 @@ JOIN runs r ON r.id = u.run_id AND r.id = ANY($1::uuid[])
 """
 
 
+class _Unmatched(Exception):
+    """Some start of a batch did not match its fence (the transaction is rolled back)."""
+
+
 @dataclass(frozen=True)
 class _InputsWanted:
     run_id: str
-    types: list[str]
-    artifact_ids: list[str]
+    types: tuple[str, ...]
+    artifact_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -158,13 +162,22 @@ class WorkerPathMixin(TasksMixin):
     async def start_tasks(self, starts: Sequence[Start]) -> list[TaskRecord]:
         """Start several tasks in one transaction (all or nothing), in input order.
 
+        A lone start takes the same single statement; only when it does not match is it
+        run again through the guarded start, which says why (or starts it, if the row
+        changed in between).
+
         Raises:
-            Conflict: some start did not match its fence (nothing was written); start
-                them one by one to learn which and why.
+            Conflict: some start of several did not match its fence (nothing was
+                written); start them one by one to learn which and why.
         """
-        if len(starts) == 1:
-            (one,) = starts
-            return [await self._start_one(one)]
+        try:
+            return await self._start_batch(starts)
+        except _Unmatched:
+            if len(starts) > 1:
+                raise Conflict(f"some of {len(starts)} starts did not match their fence") from None
+            return [await self._start_one(starts[0])]
+
+    async def _start_batch(self, starts: Sequence[Start]) -> list[TaskRecord]:
         now = utcnow()
         params = (
             [s.task_id for s in starts],
@@ -178,7 +191,7 @@ class WorkerPathMixin(TasksMixin):
         async def tx(conn: Conn) -> list[TaskRecord]:
             rows = await conn.fetch(_START_AND_CLAIM, *params)
             if len(rows) != len(starts):  # rolled back: which one and why is for a call of its own
-                raise Conflict(f"{len(starts) - len(rows)} of {len(starts)} starts did not match their fence")
+                raise _Unmatched
             records, heads = chain_runs(
                 [
                     (r["run_id"], r["start"], r["last_hash"], s.events)
@@ -209,31 +222,39 @@ class WorkerPathMixin(TasksMixin):
         """
         require_id(run_id, "run")
         ids = sorted({i for i in artifact_ids if isinstance(i, str) and is_id(i)})
-        found = await self._input_reads(_InputsWanted(run_id, sorted(set(types)), ids))
+        found = await self._input_reads(_InputsWanted(run_id, tuple(sorted(set(types))), tuple(ids)))
         if found is None:
             raise NotFound(f"run {run_id} not found", run_id=run_id)
         return found
 
     async def _tasks_inputs(self, wanted: Sequence[_InputsWanted]) -> list[TaskInputs | None]:
+        """One statement for a batch; members wanting the same inputs share one row.
+
+        The tasks of one fan-out usually read the same run and types, so a batch of 32
+        slots often names a handful of distinct inputs: each is read, sent and decoded
+        once, and its members get the same (read-only) records.
+        """
+        distinct = list(dict.fromkeys(wanted))
         rows = {
             r["n"]: r
             for r in await self._db.fetch(
                 _TASKS_INPUTS,
-                [w.run_id for w in wanted],
-                [w.types for w in wanted],
-                [w.artifact_ids for w in wanted],
+                [w.run_id for w in distinct],
+                [list(w.types) for w in distinct],
+                [list(w.artifact_ids) for w in distinct],
             )
         }
-        return [
-            None
+        found = {
+            w: None
             if (row := rows.get(n)) is None
             else TaskInputs(
                 idea=row["idea"],
                 artifacts=_merged(row["latest"], row["named"]),
                 questions=[to_record(QuestionRecord, q) for q in row["questions"]],
             )
-            for n in range(1, len(wanted) + 1)
-        ]
+            for n, w in enumerate(distinct, start=1)
+        }
+        return [found[w] for w in wanted]
 
     async def succeed_from_result(
         self,
