@@ -9,7 +9,7 @@ fan-out quadratic. The run summary is read only for agents that declare
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -73,16 +73,25 @@ def input_types(agent: type[Any], task: TaskRecord) -> tuple[str, ...]:
     a run fanned out to 10,000 tasks must not hand each task the other 9,999 results.
     """
     types = set(getattr(agent, "consumes", ()))
-    catalogue = load_catalogue()
-    with contextlib.suppress(CatalogError):  # "*" (serves every phase) or a phase of no catalogue
-        for name in catalogue.closure([task.phase]):
-            types.update(catalogue.phase(name).artifact_types)
+    types.update(_catalogue_types(task.phase))
     decls: Mapping[str, Any] = getattr(agent, "tasks", {})
     decl = decls.get(str(task.input.get("task", task.task_key)))
     for key in getattr(decl, "after", ()):
         if key in decls:
             types.update(decls[key].produces)
     return tuple(sorted(types))
+
+
+@functools.cache
+def _catalogue_types(phase: str) -> frozenset[str]:
+    """The artifact types of ``phase`` and every phase it needs (the catalogue is loaded once)."""
+    catalogue = load_catalogue()
+    try:
+        return frozenset(
+            t for name in catalogue.closure([phase]) for t in catalogue.phase(name).artifact_types
+        )
+    except CatalogError:  # "*" (serves every phase) or a phase of no catalogue
+        return frozenset()
 
 
 def _named_ids(task: TaskRecord) -> tuple[str, ...]:
