@@ -34,6 +34,7 @@ from typing import Any
 
 from agent_host.config import HostConfig
 from agent_host.isolation import ProcessRunner, ResourceLimits
+from agent_host.liveness import LivenessKeeper
 from agent_host.registration import Registration, TokenSource, backoff_seconds
 from agent_host.servicer import AgentHostServicer, HostState
 from agent_host.worker import TaskWorker
@@ -92,6 +93,7 @@ class AgentHost:
         self.registration: Registration | None = None
         self._consuming: asyncio.Task[None] | None = None
         self._registering: asyncio.Task[None] | None = None
+        self._keeping_alive: asyncio.Task[None] | None = None
         self._drain: asyncio.Task[None] | None = None
         self._draining = asyncio.Event()
         self._stopped = asyncio.Event()
@@ -182,6 +184,10 @@ class AgentHost:
             await self.server.start()
         except RuntimeError as exc:  # the address is taken or not ours
             raise InvalidInput(f"cannot listen on {cfg.listen}: {exc}", field="listen") from None
+        # the liveness lock before the first task: a crash from here on frees it at once
+        keeper = LivenessKeeper(self.store, self.host_id)
+        await keeper.hold()
+        self._keeping_alive = asyncio.create_task(keeper.run(), name="agent-host-liveness")
         self._consuming = asyncio.create_task(self._consume(), name="agent-host-consume")
         if cfg.orchestrator:
             self.registration = Registration(
@@ -287,7 +293,14 @@ class AgentHost:
         log.info("host %s stopped", self.host_id)
 
     async def _close(self) -> None:
-        """Close queue, store and provider (those that were opened; errors are moot now)."""
+        """Close queue, store and provider (those that were opened; errors are moot now).
+
+        Closing the store ends the liveness session, so the lock goes only after every
+        in-flight task was finished or handed back.
+        """
+        if self._keeping_alive is not None:
+            self._keeping_alive.cancel()
+            await asyncio.gather(self._keeping_alive, return_exceptions=True)
         with contextlib.suppress(Exception):
             await self.queue.close()
         with contextlib.suppress(Exception):

@@ -47,6 +47,7 @@ from ideamine.agents import AgentContext, Artifact, TaskInfo
 from ideamine.batching import Grouped
 from ideamine.enums import TERMINAL_TASK_STATUSES, TaskStatus
 from ideamine.errors import AgentError, Conflict, IdeaMineError, NotFound, StaleAttempt, encode_task_error
+from ideamine.handback import bury, hand_back_lost, requeue, task_notice
 from ideamine.llm.base import LLMProvider
 from ideamine.llm.breaker import BreakerRegistry
 from ideamine.llm.client import MeteredLLM
@@ -187,17 +188,7 @@ class TaskWorker:
 
     async def _mark_dead(self, task_id: str, reason: str) -> None:
         with contextlib.suppress(NotFound, Conflict):
-            task = await self.store.get_task(task_id)
-            if task.status not in TERMINAL_TASK_STATUSES:
-                await self.store.fail_task(
-                    task.id,
-                    attempt=task.attempt,
-                    error=encode_task_error(AgentError(f"dead-lettered: {reason}")),
-                    status=TaskStatus.DEAD,
-                    events=[Event("task.dead", {"reason": reason}, phase=task.phase, task_id=task.id)],
-                    notice=self._notice(task, TaskStatus.DEAD),
-                )
-                metrics.task_finished(task.agent, "dead")
+            await bury(self.store, await self.store.get_task(task_id), reason=reason)
 
     async def _wait_inflight(self) -> None:
         if self._inflight:
@@ -222,16 +213,6 @@ class TaskWorker:
     def shutdown(self) -> None:
         """Ask :meth:`run` to return after in-flight tasks (idempotent)."""
         self._stopping.set()
-
-    @staticmethod
-    def _notice(task: TaskRecord, status: TaskStatus) -> dict[str, Any]:
-        return {
-            "task_id": task.id,
-            "run_id": task.run_id,
-            "attempt": task.attempt,
-            "status": status.value,
-            "phase": task.phase,
-        }
 
     async def handle(self, delivery: Delivery[TaskMessage]) -> None:
         """Process one delivery end to end; never raises (failures are recorded)."""
@@ -258,20 +239,6 @@ class TaskWorker:
         await self.queue.ack(deliveries)
         return [None] * len(deliveries)
 
-    async def _requeue(self, task: TaskRecord, *, reason: str, event: str, label: str) -> None:
-        """Re-queue ``task`` as attempt + 1 (fenced by its attempt), with a ledger event and a count."""
-        await self.store.requeue_task(
-            task.id,
-            attempt=task.attempt,
-            reason=reason,
-            events=[
-                Event(
-                    event, {"reason": reason, "attempt": task.attempt + 1}, phase=task.phase, task_id=task.id
-                )
-            ],
-        )
-        metrics.TASKS_REQUEUED.labels(phase=task.phase, reason=label).inc()
-
     async def _release(self, delivery: Delivery[TaskMessage]) -> None:
         """Hand a task cut short by a drain back to the queue as a new attempt.
 
@@ -286,7 +253,9 @@ class TaskWorker:
                 return
             if task.worker != self.consumer:
                 return
-            await self._requeue(task, reason="agent host draining", event="task.retried", label="draining")
+            await requeue(
+                self.store, task, reason="agent host draining", event="task.retried", label="draining"
+            )
             await self.queue.ack([delivery])
         except IdeaMineError as exc:
             log.warning("could not release task %s on drain: %s", msg.task_id, exc.message)
@@ -345,10 +314,7 @@ class TaskWorker:
                 "task %s attempt %s is held by %s; entry left pending", task.id, task.attempt, task.worker
             )
             return False
-        if task.attempt >= task.max_deliveries:  # every attempt lost its worker: a poison task
-            await self._mark_dead(task.id, f"{task.attempt} attempts lost their worker")
-        else:
-            await self._requeue(task, reason="worker lost", event="task.stalled", label="worker_lost")
+        await hand_back_lost(self.store, task, reason="worker lost", label="worker_lost")
         await self._after_commit()  # publish the new attempt now, not on the next relay poll
         return True
 
@@ -373,7 +339,7 @@ class TaskWorker:
                         task_id=task.id,
                     )
                 ],
-                notice=self._notice(task, TaskStatus.SUCCEEDED),
+                notice=task_notice(task, TaskStatus.SUCCEEDED),
             )
         except Conflict as exc:  # StaleAttempt too: the row moved on (another attempt, or it ended)
             log.info("task %s: already-committed key not settled here: %s", task.id, exc.message)
@@ -423,7 +389,7 @@ class TaskWorker:
                 events=[
                     Event("task.failed", {"error": encode_task_error(exc)}, phase=task.phase, task_id=task.id)
                 ],
-                notice=self._notice(task, status),
+                notice=task_notice(task, status),
             )
             metrics.task_finished(task.agent, "failed")
             await self._after_commit()
@@ -453,7 +419,7 @@ class TaskWorker:
                     task_id=task.id,
                 )
             ],
-            notice=self._notice(task, TaskStatus.SUCCEEDED),
+            notice=task_notice(task, TaskStatus.SUCCEEDED),
         )
         if result.task_id != task.id:  # another task of the same key committed first: this row too
             await self._settle_done(task, result)
@@ -493,7 +459,9 @@ class TaskWorker:
         if why.fenced:
             return
         try:
-            await self._requeue(task, reason=f"lease lost: {why}", event="task.retried", label="lease_lost")
+            await requeue(
+                self.store, task, reason=f"lease lost: {why}", event="task.retried", label="lease_lost"
+            )
         except (Conflict, NotFound) as exc:  # the row moved on meanwhile (dead-lettered, requeued, ended)
             log.info("task %s not re-queued after losing its lease: %s", task.id, exc.message)
             return

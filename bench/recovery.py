@@ -5,14 +5,16 @@
    one of them is RUNNING on it.
 2. A second host (the *survivor*) starts and registers.
 3. SIGKILL to the victim: no drain, no deregistration; its task leases and its pending
-   Redis entries are left to expire.
+   Redis entries are left to the orchestrator and the survivor.
 4. The clock runs from the kill until the last task's new attempt has started on the
    survivor (``started_at`` of attempt ≥ 2) and until the last one has SUCCEEDED (a
    re-run does not sleep, so the second figure is recovery, not work).
 
-How fast depends on the task lease (``--lease-seconds``, default the catalogue's 15 s):
-the survivor reclaims entries idle longer than the lease and re-queues tasks whose
-lease expired. The full bench runs the default and a 5 s lease.
+The victim's liveness lock (a PostgreSQL session lock) ends with its process, and the
+orchestrator's lost-worker sweep re-queues its tasks once the lock has stayed free for
+``--lost-worker-seconds`` (5 s) — whatever the task lease. The lease
+(``--lease-seconds``, default the catalogue's 15 s) only matters when that path cannot
+tell (a frozen host); the full bench runs the default and a 5 s lease to show both.
 
 Run: ``venv/bin/python -m bench.recovery [--lease-seconds S]`` → ``bench/results/recovery.json``.
 """

@@ -69,6 +69,8 @@ class OrchestratorConfig:
         queue_prefix: Redis key namespace.
         lease_seconds: run lease time; a dead replica's runs move on after this long.
         reconcile_seconds: interval of the queue reconciler.
+        lost_worker_seconds: how long a worker's liveness lock must stay free before its
+            RUNNING tasks move to other workers (``orchestrator.lost_workers``).
         outbox_poll_seconds: interval of the outbox relay and notices reader.
         watch_poll_seconds: how often a WatchRun stream re-reads the ledger.
         host_heartbeat_seconds: heartbeat interval handed to registering agent hosts.
@@ -86,6 +88,7 @@ class OrchestratorConfig:
     queue_prefix: str = "ideamine"
     lease_seconds: float = 15.0
     reconcile_seconds: float = 30.0
+    lost_worker_seconds: float = 5.0
     outbox_poll_seconds: float = 0.1
     watch_poll_seconds: float = 0.25
     host_heartbeat_seconds: float = 5.0
@@ -105,7 +108,13 @@ _JWT_ENV = {
     "issuer": "IDEAMINE_JWT_ISSUER",
     "audience": "IDEAMINE_JWT_AUDIENCE",
 }
-_POSITIVE = ("lease_seconds", "reconcile_seconds", "outbox_poll_seconds", "watch_poll_seconds")
+_POSITIVE = (
+    "lease_seconds",
+    "reconcile_seconds",
+    "lost_worker_seconds",
+    "outbox_poll_seconds",
+    "watch_poll_seconds",
+)
 
 
 def _pick(explicit: Mapping[str, Any], name: str, env: str | None, environ: Mapping[str, str]) -> Any:

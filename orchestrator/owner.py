@@ -18,10 +18,12 @@ it is woken (a run was created or resumed here):
 4. **Fire timers** of held runs (``claim_due_timers``): an answer deadline that passed
    while the run was AWAITING_INPUT resumes it on the recorded assumptions.
 
-Two more loops keep the engine fed: the **outbox relay and notices reader** (publish
+Three more loops keep the engine fed: the **outbox relay and notices reader** (publish
 pending outbox rows — tasks and the agent hosts' completion notices — then read notices
-with this replica's consumer name and wake the waiting phase), and the periodic
-**reconciler** that re-publishes tasks a lost Redis forgot.
+with this replica's consumer name and wake the waiting phase), the periodic
+**reconciler** that re-publishes tasks a lost Redis forgot, and the **lost-worker
+sweep** that gives the tasks of a dead agent host to others as soon as its liveness lock
+is gone (:mod:`orchestrator.lost_workers`), instead of when their leases run out.
 
 When a replica dies (kill -9), its leases simply expire; another replica's step 1 adopts
 the runs and the engine resumes them from durable state.
@@ -48,6 +50,7 @@ from orchestrator.engine.deps import EngineDeps
 from orchestrator.engine.driver import RunDriver
 from orchestrator.engine.signals import Waker
 from orchestrator.engine.timers import fire_due_timers
+from orchestrator.lost_workers import SWEEP_SECONDS, LostWorkerSweeper
 
 __all__ = ["RunOwner", "DepsFactory", "FencedStore"]
 
@@ -113,6 +116,7 @@ class RunOwner:
         reconcile_seconds: float = 30.0,
         outbox_poll_seconds: float = 0.1,
         max_active_runs: int = 100,
+        lost_worker_seconds: float = 5.0,
         on_wake: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
@@ -126,6 +130,9 @@ class RunOwner:
         self.max_active_runs = max_active_runs
         self.on_wake = on_wake
         self.reconciler = Reconciler(store, queue, owner=f"orchestrator-{replica_id}")
+        self.lost_workers = LostWorkerSweeper(
+            store, after=lost_worker_seconds, flush_outbox=self.flush_outbox
+        )
         self.held: dict[str, _Held] = {}
         self._kick = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -140,6 +147,7 @@ class RunOwner:
             asyncio.create_task(self._own_loop(), name=f"owner:{self.replica_id}"),
             asyncio.create_task(self._relay_loop(), name=f"relay:{self.replica_id}"),
             asyncio.create_task(self._reconcile_loop(), name=f"reconcile:{self.replica_id}"),
+            asyncio.create_task(self._lost_worker_loop(), name=f"lost-workers:{self.replica_id}"),
         ]
 
     async def run(self) -> None:
@@ -326,6 +334,14 @@ class RunOwner:
             except IdeaMineError as exc:
                 log.warning("outbox relay / notices: %s", exc.message)
                 await asyncio.sleep(min(self.lease_seconds / 3, 1.0))
+
+    async def _lost_worker_loop(self) -> None:
+        while True:
+            try:
+                await self.lost_workers.sweep()
+            except IdeaMineError as exc:
+                log.warning("lost-worker sweep failed: %s", exc.message)
+            await asyncio.sleep(SWEEP_SECONDS)
 
     async def _reconcile_loop(self) -> None:
         while True:

@@ -161,6 +161,7 @@ class OrchestratorServer:
             waker=waker,
             lease_seconds=cfg.lease_seconds,
             reconcile_seconds=cfg.reconcile_seconds,
+            lost_worker_seconds=cfg.lost_worker_seconds,
             outbox_poll_seconds=cfg.outbox_poll_seconds,
             max_active_runs=cfg.max_active_runs,
             on_wake=hub.poke,

@@ -166,7 +166,13 @@ def recovery_section(results: dict[str, Result]) -> list[str]:
         "all running elsewhere (s)",
         "all done (s)",
     ]
-    return _table(head, rows) + ["", "Target: every task of the killed host running elsewhere within 15 s."]
+    return _table(head, rows) + [
+        "",
+        "The killed host's liveness lock (a PostgreSQL session lock) goes with its process; the "
+        "orchestrator re-queues its tasks once the lock has stayed free for `--lost-worker-seconds` "
+        "(5 s), whatever the task lease — the lease is the fallback for a host that froze instead. "
+        "Target: every task of the killed host running elsewhere within 15 s.",
+    ]
 
 
 def scale_section(results: dict[str, Result]) -> list[str]:

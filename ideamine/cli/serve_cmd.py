@@ -72,6 +72,11 @@ def _orchestrator_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lease-seconds", type=_positive, help="run lease time (default 15)")
     p.add_argument("--reconcile-seconds", type=_positive, help="queue reconcile interval (default 30)")
     p.add_argument(
+        "--lost-worker-seconds",
+        type=_positive,
+        help="how long a worker's liveness lock must stay free before its tasks move on (default 5)",
+    )
+    p.add_argument(
         "--max-active-runs",
         type=_non_negative_int,
         metavar="N",
@@ -101,6 +106,7 @@ _ORCHESTRATOR_SETTINGS = (
     "jwt_audience",
     "lease_seconds",
     "reconcile_seconds",
+    "lost_worker_seconds",
     "max_active_runs",
     "queue_prefix",
 )

@@ -517,6 +517,26 @@ class RunStore(Protocol):
         """Registered hosts."""
         ...
 
+    # ---------------------------------------------------------- worker liveness
+    # A worker process holds a lock that ends with it, so the tasks of a crashed worker
+    # are found at once instead of when their leases run out (``postgres/liveness.py``).
+
+    async def hold_worker_liveness(self, worker: str) -> bool:
+        """Take (or re-check) ``worker``'s liveness lock; call periodically. False: held elsewhere."""
+        ...
+
+    async def release_worker_liveness(self, worker: str) -> None:
+        """Give the liveness lock up (an orderly stop)."""
+        ...
+
+    async def unheld_workers(self) -> list[str]:
+        """Workers of RUNNING tasks whose liveness lock nobody holds ([]: this backend cannot tell)."""
+        ...
+
+    async def running_tasks_of(self, worker: str) -> list[TaskRecord]:
+        """The RUNNING tasks ``worker`` holds, oldest first."""
+        ...
+
     # ------------------------------------------------------------------- leases
     async def acquire_lease(self, run_id: str, *, owner: str, ttl_seconds: float) -> LeaseRecord | None:
         """Take the run if unowned or expired (fence + 1), or renew if ``owner`` holds it.

@@ -282,3 +282,22 @@ async def test_one_batch_may_span_runs_with_events_on_each_chain(store: RunStore
     with pytest.raises(InvalidInput):
         await store.create_tasks([], events=[Event("tasks.created")])
     assert len(await store.list_tasks(one.id)) == 2 and len(await store.fetch_outbox()) == 3
+
+
+async def test_running_tasks_of_a_worker(store: RunStore) -> None:
+    mine = await running_task(store)
+    other = await queued_task(store, "other")
+    await store.start_task(other.id, attempt=1, worker="w2", lease_seconds=30)
+    await queued_task(store, "waiting")
+    assert [t.id for t in await store.running_tasks_of("w1")] == [mine.id]
+    assert await store.running_tasks_of("nobody") == []
+    await store.requeue_task(mine.id, attempt=1, reason="test")
+    assert await store.running_tasks_of("w1") == []
+
+
+async def test_a_worker_holding_its_liveness_lock_is_never_unheld(store: RunStore) -> None:
+    await running_task(store)  # worker w1
+    assert await store.hold_worker_liveness("w1")
+    assert "w1" not in await store.unheld_workers()
+    await store.release_worker_liveness("w1")
+    await store.release_worker_liveness("w1")  # idempotent

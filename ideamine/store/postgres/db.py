@@ -126,6 +126,16 @@ class Database:
             },
         )
 
+    async def connect_session(self, application_name: str) -> Conn:
+        """A connection of its own, outside the pools, for session state a pool would reset.
+
+        The caller owns it (and closes it). Connection failures are StoreUnavailable.
+        """
+        try:
+            return await asyncpg.connect(self._dsn, server_settings={"application_name": application_name})
+        except Exception as exc:
+            raise self.translate(exc) from exc
+
     async def close(self) -> None:
         """Close the pool, waiting for connections in use to be released."""
         pool, self._pool = self._pool, None

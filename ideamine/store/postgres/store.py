@@ -14,6 +14,7 @@ from ideamine.store.postgres.budget import BudgetMixin
 from ideamine.store.postgres.db import Database
 from ideamine.store.postgres.hosts import HostsMixin
 from ideamine.store.postgres.journal import JournalMixin
+from ideamine.store.postgres.liveness import LivenessMixin
 from ideamine.store.postgres.qav import QavMixin
 from ideamine.store.postgres.results import ResultsMixin
 from ideamine.store.postgres.runs import RunsMixin
@@ -34,6 +35,7 @@ class PostgresRunStore(
     QavMixin,
     BudgetMixin,
     HostsMixin,
+    LivenessMixin,
 ):
     """Durable state in PostgreSQL (distributed mode).
 
@@ -53,6 +55,7 @@ class PostgresRunStore(
         self._starts = Grouped(self.start_tasks)
         self._task_reads = Grouped(self._tasks_with_results)
         self._input_reads = Grouped(self._tasks_inputs)
+        self._liveness = {}
 
     async def open(self) -> None:
         """Connect (pool) and check the schema is migrated; idempotent."""
@@ -64,7 +67,8 @@ class PostgresRunStore(
             raise
 
     async def close(self) -> None:
-        """Close connections; idempotent."""
+        """Close connections (liveness sessions too: their locks go with them); idempotent."""
+        await self._release_all_liveness()
         await self._db.close()
 
     async def ping(self) -> bool:

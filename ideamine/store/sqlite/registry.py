@@ -6,7 +6,7 @@ import dataclasses
 
 from ideamine.errors import InvalidInput
 from ideamine.store._shared import to_record
-from ideamine.store.records import AgentHostRecord, LLMCallRecord
+from ideamine.store.records import AgentHostRecord, LLMCallRecord, TaskRecord
 from ideamine.store.sqlite._base import SqliteBase, where
 
 __all__ = ["RegistryMixin"]
@@ -61,3 +61,27 @@ class RegistryMixin(SqliteBase):
         async with self._tx(write=False) as tx:
             rows = await tx.all("SELECT * FROM agent_hosts ORDER BY name, id")
         return [to_record(AgentHostRecord, r) for r in rows]
+
+    # One process owns a SQLite store, so there are no other workers to outlive: the
+    # embedded runtime re-queues its RUNNING tasks when it starts again (and leases
+    # remain the fallback everywhere). Liveness locks are therefore a no-op here.
+
+    async def hold_worker_liveness(self, worker: str) -> bool:
+        """Always held: the worker is this process."""
+        return True
+
+    async def release_worker_liveness(self, worker: str) -> None:
+        """Nothing to release."""
+
+    async def unheld_workers(self) -> list[str]:
+        """None can be told apart here."""
+        return []
+
+    async def running_tasks_of(self, worker: str) -> list[TaskRecord]:
+        """The RUNNING tasks ``worker`` holds, oldest first."""
+        async with self._tx(write=False) as tx:
+            rows = await tx.all(
+                "SELECT * FROM tasks WHERE status = 'RUNNING' AND worker = ? ORDER BY created_at, id",
+                (worker,),
+            )
+        return [to_record(TaskRecord, r) for r in rows]
