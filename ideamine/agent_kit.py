@@ -56,6 +56,9 @@ class SchemaAgent:
     max_tokens: ClassVar[int] = 8192
     #: whether the agent reads the run's gate results and spend (``context.run_summary``)
     needs_run_summary: ClassVar[bool] = False
+    #: whether the prompt lists every artifact the task may read, with id and SHA-256
+    #: (``context.artifact_index``) — for an agent that must account for all of them
+    needs_artifact_index: ClassVar[bool] = False
 
     def system_prompt(self) -> str:
         """The system prompt: the data-handling preamble plus the agent's role."""
@@ -72,6 +75,12 @@ class SchemaAgent:
             if t in context.artifacts:
                 text = json.dumps(context.artifacts[t], ensure_ascii=False)
                 parts.append(data_block(f"artifact:{t}", text[:MAX_ARTIFACT_CHARS]))
+        if self.needs_artifact_index and context.artifact_index:
+            index = [dict(a) for a in context.artifact_index]
+            parts.append(data_block("artifact-index", json.dumps(index, ensure_ascii=False)))
+        summary = {k: v for k, v in context.run_summary.items() if k in ("gates", "cost")}
+        if summary:
+            parts.append(data_block("run-summary", json.dumps(summary, ensure_ascii=False)))
         if context.story is not None:
             parts.append(data_block("story", json.dumps(dict(context.story), ensure_ascii=False)))
         if context.answers:

@@ -17,6 +17,7 @@ class ReleaseAgent(SchemaAgent):
     tasks = catalogue_tasks("release")
     schemas = catalogue_schemas("release")
     needs_run_summary = True  # the release dossier reports gate results and cost
+    needs_artifact_index = True  # ... and lists every artifact with its SHA-256
     consumes = (
         "idea-spec",
         "infrastructure-plan",

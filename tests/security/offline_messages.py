@@ -41,6 +41,10 @@ def _json(body: str) -> Any:
 
 
 def _context(prompt: str) -> dict[str, Any]:
+    """What a reader of the prompt learns: the idea, the upstream artifacts, and — as
+    :meth:`ideamine.agent_kit.SchemaAgent.user_prompt` writes them — the story a per-story
+    task is about, the accepted answers, the previous attempt's gate findings, and for the
+    agents that ask for them the artifact index and the run summary (gates, cost)."""
     blocks = data_blocks(prompt)
     idea = _json(blocks.get("idea", "")) or {"text": ""}
     artifacts = {
@@ -48,7 +52,20 @@ def _context(prompt: str) -> dict[str, Any]:
         for name, body in blocks.items()
         if name.startswith("artifact_") and isinstance(value := _json(body), dict)
     }
-    return {"idea": idea, "artifacts": artifacts}
+    story = _json(blocks.get("story", ""))
+    answers = _json(blocks.get("answers", ""))
+    index = _json(blocks.get("artifact-index", ""))
+    summary = _json(blocks.get("run-summary", ""))
+    findings = blocks.get("gate-findings", "")
+    return {
+        "idea": idea,
+        "artifacts": artifacts,
+        "artifact_index": index if isinstance(index, list) else [],
+        "story": story if isinstance(story, dict) else None,
+        "answers": answers if isinstance(answers, list) else [],
+        "feedback": [f for f in _NEUTRALISED.sub("<", findings).splitlines() if f],
+        **(summary if isinstance(summary, dict) else {}),
+    }
 
 
 def _answer(body: Any) -> dict[str, Any]:
