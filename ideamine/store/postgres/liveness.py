@@ -26,6 +26,9 @@ __all__ = ["LivenessMixin"]
 
 log = logging.getLogger(__name__)
 
+#: a probe of the liveness session taking longer counts as a lost session (a new one is opened)
+PROBE_TIMEOUT_SECONDS = 5.0
+
 #: first key of every worker liveness lock (the second is ``hashtext(worker)``): "IdMn"
 LOCK_SPACE = 0x49644D6E
 
@@ -56,7 +59,7 @@ class LivenessMixin(StoreBase):
         conn = self._liveness.get(worker)
         if conn is not None:
             try:
-                await conn.fetchval("SELECT 1")
+                await conn.fetchval("SELECT 1", timeout=PROBE_TIMEOUT_SECONDS)
                 return True
             except Exception as exc:  # the session (and with it the lock) is gone
                 log.warning("liveness session of %s lost (%s); taking the lock again", worker, exc)
