@@ -55,8 +55,6 @@ class LostWorkerSweeper:
         self.flush_outbox = flush_outbox
         self.clock = clock
         self._free_since: dict[str, float] = {}
-        #: tasks handed back so far (for logs and tests)
-        self.handed_back = 0
 
     async def sweep(self) -> int:
         """Look once; hand back the tasks of workers free for ``after`` seconds; returns how many.
@@ -95,6 +93,5 @@ class LostWorkerSweeper:
                 moved += 1
             del self._free_since[worker]  # seen free again later: a new wait
         if moved:
-            self.handed_back += moved
             await self.flush_outbox()
         return moved

@@ -1,8 +1,8 @@
 """Agent hosts as real processes: a host dies (or freezes) mid-task, another one finishes it, once.
 
 Two ``ideamine serve agent-host`` processes share a fresh database and a Redis namespace.
-The ``slow`` agent (``fixtures/slow_plugin``, loaded through its entry point like any
-installed plugin) blocks on a file this test creates, and tells which process runs it.
+The ``slow`` agent (:mod:`tests.agent_host.slow_cluster`) blocks on a file this test
+creates, and tells which process runs it.
 The tests share the two processes; the freeze test runs first because the kill test
 leaves one host dead.
 """
@@ -13,8 +13,6 @@ import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
 import grpc
@@ -23,12 +21,10 @@ import pytest_asyncio
 
 from ideamine._proto.ideamine.v1 import agent_host_pb2, agent_host_pb2_grpc
 from ideamine.enums import TaskStatus
-from ideamine.queue import RedisStreamsQueue
-from ideamine.store.base import RunStore
-from ideamine.store.factory import open_store
 from ideamine.store.records import TaskRecord
-from tests.agent_host.procs import ROOT, Service, serve, wait_serving
-from tests.agent_host.support import fresh_database, redis_queue, seed_task
+from tests.agent_host.procs import Service
+from tests.agent_host.slow_cluster import Cluster, slow_cluster
+from tests.agent_host.support import seed_task
 from tests.queue.helpers import eventually
 
 pytestmark = [
@@ -38,67 +34,16 @@ pytestmark = [
     pytest.mark.asyncio(loop_scope="module"),
 ]
 
-SLOW_PLUGIN = Path(__file__).parent / "fixtures" / "slow_plugin"
-
-
-@dataclass
-class Cluster:
-    """Two host processes over one database and queue namespace (shared by this module's tests)."""
-
-    db_url: str
-    store: RunStore
-    queue: RedisStreamsQueue
-    gates: Path  #: one gate directory per run below this
-    hosts: list[Service]
-    addresses: dict[int, str]  #: gRPC address by host pid
-
-    def gate(self, task: TaskRecord) -> Path:
-        """The slow agent's gate directory for ``task``'s run."""
-        return self.gates / task.run_id
-
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def cluster(
     pg_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Cluster]:
-    tmp_path = tmp_path_factory.mktemp("hosts")
-    gate = tmp_path / "gate"
-    gate.mkdir()
-    env = {"PYTHONPATH": os.pathsep.join([str(SLOW_PLUGIN), str(ROOT)]), "IDEAMINE_TEST_GATE": str(gate)}
-    async with fresh_database(pg_url) as db_url, redis_queue(redis_url) as queue:
-        hosts = [
-            serve(
-                "agent-host",
-                f"host-{i}",
-                database_url=db_url,
-                redis_url=redis_url,
-                queue_prefix=queue.keys.prefix,
-                log_dir=tmp_path,
-                env=env,
-                extra=["--concurrency", "1", "--lease-seconds", "2", "--heartbeat-seconds", "0.5"],
-            )
-            for i in (1, 2)
-        ]
-        store = await open_store(db_url)
-        try:
-            await asyncio.gather(*(wait_serving(a, "ideamine.v1.AgentHostService", s) for s, a in hosts))
-            yield Cluster(db_url, store, queue, gate, [s for s, _ in hosts], {s.pid: a for s, a in hosts})
-        finally:
-            for s, _ in hosts:
-                if s.proc.poll() is None:
-                    os.kill(s.pid, signal.SIGCONT)  # a test that failed may leave one frozen
-                await asyncio.to_thread(s.stop)
-            await store.close()
-
-
-async def _started(c: Cluster, task: TaskRecord, attempt: int) -> int:
-    """The pid of the host process that started ``attempt`` of the slow task."""
-
-    async def probe() -> list[Path]:
-        return sorted(c.gate(task).glob(f"started.{attempt}.*"))
-
-    [marker] = await eventually(probe, bool, what=f"attempt {attempt} to start", within=60)
-    return int(marker.name.rsplit(".", 1)[1])
+    args = ["--concurrency", "1", "--lease-seconds", "2", "--heartbeat-seconds", "0.5"]
+    async with slow_cluster(
+        pg_url, redis_url, tmp_path_factory.mktemp("hosts"), hosts=2, host_args=args
+    ) as c:
+        yield c
 
 
 async def _succeeded(c: Cluster, task: TaskRecord) -> TaskRecord:
@@ -135,9 +80,9 @@ def _by_pid(c: Cluster, pid: int) -> tuple[Service, Service]:
 async def test_a_frozen_host_that_wakes_up_late_is_fenced_off(cluster: Cluster) -> None:
     c = cluster
     task = await seed_task(c.store, c.queue, agent="slow", task_key="slow")
-    frozen, survivor = _by_pid(c, await _started(c, task, 1))
+    frozen, survivor = _by_pid(c, await c.started(task, 1))
     os.kill(frozen.pid, signal.SIGSTOP)  # alive but silent: its lease runs out
-    assert await _started(c, task, 2) == survivor.pid
+    assert await c.started(task, 2) == survivor.pid
     c.gate(task).joinpath("release").touch()
     await _succeeded(c, task)
     os.kill(frozen.pid, signal.SIGCONT)  # attempt 1 now finishes too: its commit must change nothing
@@ -156,10 +101,10 @@ async def test_a_frozen_host_that_wakes_up_late_is_fenced_off(cluster: Cluster) 
 async def test_a_host_killed_mid_task_is_replaced_and_the_task_commits_once(cluster: Cluster) -> None:
     c = cluster
     task = await seed_task(c.store, c.queue, agent="slow", task_key="slow")
-    victim, survivor = _by_pid(c, await _started(c, task, 1))
+    victim, survivor = _by_pid(c, await c.started(task, 1))
     victim.kill9()
     c.gate(task).joinpath("release").touch()  # the next attempt may finish at once
-    assert await _started(c, task, 2) == survivor.pid
+    assert await c.started(task, 2) == survivor.pid
     done = await _succeeded(c, task)
     assert done.attempt == 2
     await _assert_effect_once(c, task, by_pid=survivor.pid)
@@ -169,7 +114,7 @@ async def test_sigterm_lets_the_running_task_finish_then_exits_0(cluster: Cluste
     c = cluster
     [host] = [s for s in c.hosts if s.proc.poll() is None]  # the kill test left one host
     task = await seed_task(c.store, c.queue, agent="slow", task_key="slow")
-    assert await _started(c, task, 1) == host.pid
+    assert await c.started(task, 1) == host.pid
     host.proc.send_signal(signal.SIGTERM)
     async with grpc.aio.insecure_channel(c.addresses[host.pid]) as channel:
         stub = agent_host_pb2_grpc.AgentHostServiceStub(channel)

@@ -13,20 +13,15 @@ import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
 from ideamine.enums import TaskStatus
-from ideamine.queue import RedisStreamsQueue
 from ideamine.queue.reconciler import Reconciler
-from ideamine.store.base import RunStore
-from ideamine.store.factory import open_store
-from ideamine.store.records import TaskRecord
 from orchestrator.lost_workers import LostWorkerSweeper
-from tests.agent_host.procs import ROOT, Service, serve, wait_serving
-from tests.agent_host.support import fresh_database, redis_queue, seed_task
+from tests.agent_host.slow_cluster import Cluster, slow_cluster
+from tests.agent_host.support import seed_task
 from tests.queue.helpers import eventually
 
 pytestmark = [
@@ -36,51 +31,18 @@ pytestmark = [
     pytest.mark.asyncio(loop_scope="module"),
 ]
 
-SLOW_PLUGIN = Path(__file__).parent / "fixtures" / "slow_plugin"
 LEASE_SECONDS = 60
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def stack(
+async def cluster(
     pg_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[tuple[RunStore, RedisStreamsQueue, Path, list[Service]]]:
-    tmp_path = tmp_path_factory.mktemp("liveness")
-    gate = tmp_path / "gate"
-    gate.mkdir()
-    env = {"PYTHONPATH": os.pathsep.join([str(SLOW_PLUGIN), str(ROOT)]), "IDEAMINE_TEST_GATE": str(gate)}
-    lease = ["--lease-seconds", str(LEASE_SECONDS), "--heartbeat-seconds", "2"]
-    async with fresh_database(pg_url) as db_url, redis_queue(redis_url) as queue:
-        hosts = [
-            serve(
-                "agent-host",
-                f"host-{i}",
-                database_url=db_url,
-                redis_url=redis_url,
-                queue_prefix=queue.keys.prefix,
-                log_dir=tmp_path,
-                env=env,
-                extra=["--concurrency", "1", *lease],
-            )
-            for i in (1, 2)
-        ]
-        store = await open_store(db_url)
-        try:
-            await asyncio.gather(*(wait_serving(a, "ideamine.v1.AgentHostService", s) for s, a in hosts))
-            yield store, queue, gate, [s for s, _ in hosts]
-        finally:
-            for s, _ in hosts:
-                if s.proc.poll() is None:
-                    os.kill(s.pid, signal.SIGCONT)
-                await asyncio.to_thread(s.stop)
-            await store.close()
-
-
-async def _started(gate: Path, task: TaskRecord, attempt: int, *, within: float = 60) -> int:
-    async def probe() -> list[Path]:
-        return sorted((gate / task.run_id).glob(f"started.{attempt}.*"))
-
-    [marker] = await eventually(probe, bool, what=f"attempt {attempt} to start", within=within)
-    return int(marker.name.rsplit(".", 1)[1])
+) -> AsyncIterator[Cluster]:
+    args = ["--concurrency", "1", "--lease-seconds", str(LEASE_SECONDS), "--heartbeat-seconds", "2"]
+    async with slow_cluster(
+        pg_url, redis_url, tmp_path_factory.mktemp("liveness"), hosts=2, host_args=args
+    ) as c:
+        yield c
 
 
 async def _sweep_for(sweeper: LostWorkerSweeper, seconds: float) -> int:
@@ -92,13 +54,11 @@ async def _sweep_for(sweeper: LostWorkerSweeper, seconds: float) -> int:
     return moved
 
 
-async def test_a_frozen_host_keeps_its_task_a_killed_one_loses_it_at_once(
-    stack: tuple[RunStore, RedisStreamsQueue, Path, list[Service]],
-) -> None:
-    store, queue, gate, hosts = stack
+async def test_a_frozen_host_keeps_its_task_a_killed_one_loses_it_at_once(cluster: Cluster) -> None:
+    store, queue, hosts = cluster.store, cluster.queue, cluster.hosts
     sweeper = LostWorkerSweeper(store, after=1.0, flush_outbox=Reconciler(store, queue).relay)
     task = await seed_task(store, queue, agent="slow", task_key="slow")
-    pid = await _started(gate, task, 1)
+    pid = await cluster.started(task, 1)
     [holder] = [s for s in hosts if s.pid == pid]
     [survivor] = [s for s in hosts if s.pid != pid]
 
@@ -121,8 +81,8 @@ async def test_a_frozen_host_keeps_its_task_a_killed_one_loses_it_at_once(
     stalled = await store.get_task(task.id)
     assert stalled.attempt == 2 and stalled.lease_expires_at is None
     # the first attempt's lease had most of its 60 s left: only the liveness lock told
-    (gate / task.run_id / "release").touch()
-    assert await _started(gate, task, 2) == survivor.pid
+    cluster.gate(task).joinpath("release").touch()
+    assert await cluster.started(task, 2) == survivor.pid
     done = await eventually(
         lambda: store.get_task(task.id), lambda t: t.status is TaskStatus.SUCCEEDED, what="commit", within=60
     )

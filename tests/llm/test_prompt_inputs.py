@@ -22,7 +22,7 @@ import pytest
 
 from ideamine.cli.main import main
 from tests.llm.fake_messages_server import FakeMessagesServer, RecordedRequest
-from tests.security.offline_messages import data_blocks, script_offline
+from tests.security.offline_messages import data_blocks, offline_model_server
 
 ROOT = Path(__file__).resolve().parents[2]
 HEALTHCARE = ROOT / "examples" / "orchestrations" / "healthcare-platform.yaml"
@@ -30,10 +30,7 @@ HEALTHCARE = ROOT / "examples" / "orchestrations" / "healthcare-platform.yaml"
 
 @pytest.fixture
 def model_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeMessagesServer]:
-    with FakeMessagesServer() as server:
-        script_offline(server)
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key-not-secret")
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+    with offline_model_server(monkeypatch) as server:
         yield server
 
 

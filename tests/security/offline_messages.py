@@ -12,15 +12,19 @@ while every prompt the agents built is recorded for inspection.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 from ideamine.llm.offline import generate
 from ideamine.llm.prompting import DATA_TAG
 from tests.llm.fake_messages_server import DEFAULT_MODEL, FakeMessagesServer, Reply
 
-__all__ = ["BLOCK", "data_blocks", "offline_reply", "script_offline"]
+__all__ = ["BLOCK", "data_blocks", "offline_model_server", "offline_reply", "script_offline"]
 
 #: one real data block: ``<untrusted_data name="...">\n...\n</untrusted_data>`` (bodies never
 #: contain a real closing tag: ``data_block`` neutralises look-alikes to ``&lt;``)
@@ -95,3 +99,14 @@ def script_offline(server: FakeMessagesServer, count: int = 5000) -> None:
     """Queue ``count`` offline answers (enough for any run the tests make)."""
     reply = offline_reply()
     server.script(*([reply] * count))
+
+
+@contextlib.contextmanager
+def offline_model_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeMessagesServer]:
+    """The fake Messages API answering with offline artifacts, and the CLI's ``--model
+    anthropic`` pointed at it (API key and base URL in the environment)."""
+    with FakeMessagesServer() as server:
+        script_offline(server)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key-not-secret")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+        yield server

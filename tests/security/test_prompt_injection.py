@@ -29,7 +29,7 @@ from ideamine.cli.main import main
 from ideamine.llm.prompting import DATA_TAG
 from ideamine.schemas import all_schema_types, validate_artifact
 from tests.llm.fake_messages_server import FakeMessagesServer, RecordedRequest
-from tests.security.offline_messages import BLOCK, script_offline
+from tests.security.offline_messages import BLOCK, offline_model_server
 
 #: hostile strings; each carries a unique marker so it can be found after escaping
 CORPUS = [
@@ -53,10 +53,7 @@ _OPEN = re.compile(rf'<{DATA_TAG} name="[^"]*">')
 @pytest.fixture
 def model_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeMessagesServer]:
     """The fake Messages API, answering with offline artifacts; the CLI pointed at it."""
-    with FakeMessagesServer() as server:
-        script_offline(server)
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key-not-secret")
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+    with offline_model_server(monkeypatch) as server:
         yield server
 
 
