@@ -112,6 +112,8 @@ class SchemaAgent:
         consumed_ids = tuple(context.artifact_ids[t] for t in self.consumes if t in context.artifact_ids)
         out: list[Artifact] = []
         for artifact_type in decl.produces:
+            if out:  # before paying for the next call: is the lease still ours? (the commit is fenced anyway)
+                await context.heartbeat()
             request = LLMRequest(
                 agent=self.name,
                 phase=task.phase,
@@ -124,5 +126,4 @@ class SchemaAgent:
             )
             generated = await context.llm.generate(request)
             out.append(Artifact(artifact_type, dict(generated.content), generated.model, consumed_ids))
-            await context.heartbeat()
         return out
