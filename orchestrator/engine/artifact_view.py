@@ -36,7 +36,7 @@ class HandoffListing:
 
 
 class PhaseArtifacts:
-    """Reads of a run's artifacts on behalf of one phase run."""
+    """Reads of a run's artifacts on behalf of one phase run (and the phase's budget scope)."""
 
     def __init__(
         self, deps: EngineDeps, run: RunRecord, spec: PhaseSpec, listing: HandoffListing | None = None
@@ -55,6 +55,9 @@ class PhaseArtifacts:
             if p != spec.name and p not in self.upstream and spec.name not in closure([p])
         )
         self._upstream: list[ArtifactRecord] | None = None
+        #: the phase's budget scope, once the phase run's first dispatcher ensured it: a scope
+        #: never changes, so the later stages (clarify rounds, gate-loop attempts) skip two reads
+        self.budget_scope_id: str | None = None
 
     async def upstream_records(self) -> list[ArtifactRecord]:
         """The latest artifacts of the phases this one needs (read on first use)."""

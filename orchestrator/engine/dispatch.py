@@ -62,11 +62,10 @@ class Dispatcher:
         self.spec = spec
         #: the phase run's artifact reads (shared by its dispatchers: upstream read once)
         self.artifacts = artifacts or PhaseArtifacts(deps, run, spec)
-        self._scope_id: str | None = None
         self._extra: Mapping[str, Mapping[str, Any]] = {}
 
     async def _phase_scope(self) -> str:
-        if self._scope_id is None:
+        if self.artifacts.budget_scope_id is None:
             scopes = await self.store.get_budget_scopes(self.run.id)
             run_scope = next((s for s in scopes if s.kind == "run"), None)
             scope = await self.store.ensure_budget_scope(
@@ -79,8 +78,8 @@ class Dispatcher:
                 ),
                 parent_id=run_scope.id if run_scope else None,
             )
-            self._scope_id = scope.id
-        return self._scope_id
+            self.artifacts.budget_scope_id = scope.id
+        return self.artifacts.budget_scope_id
 
     async def dispatch(
         self,

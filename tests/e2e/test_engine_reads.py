@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from ideamine.embedded import EmbeddedRuntime
 from ideamine.enums import RunStatus
@@ -96,3 +97,23 @@ async def test_a_phase_starts_from_its_predecessors_handoff_listing_only_when_it
         # ideation needs only intake: it starts from the listing
         started = await PhaseArtifacts(rt.deps(), final, ideation, listing).upstream_records()
         assert [r.id for r in started] == [r.id for r in marked if r.phase == "intake"]
+
+
+async def test_a_phase_run_ensures_its_budget_scope_once(tmp_path: Path, monkeypatch) -> None:
+    request = load_run_file(str(EXAMPLES / "todo-app.yaml"))
+    async with EmbeddedRuntime(db_path=tmp_path / "db.sqlite3", provider=OfflineProvider()) as rt:
+        ensured: list[str] = []
+        ensure = rt.store.ensure_budget_scope
+
+        async def counting(run_id: str, *, kind: str, name: str, **kw: Any) -> Any:
+            if kind == "phase":
+                ensured.append(name)
+            return await ensure(run_id, kind=kind, name=name, **kw)
+
+        monkeypatch.setattr(rt.store, "ensure_budget_scope", counting)
+        run = await rt.submit(request)
+        final = await rt.drive(run.id)
+        assert final.status is RunStatus.SUCCEEDED, final.status_reason
+        stages = {t.task_key.split(":")[0] for t in await rt.store.list_tasks(run.id)}
+        assert {"clarify-questions", "clarify-answers"} <= stages  # several dispatchers per phase run
+        assert sorted(ensured) == sorted(final.phases)
