@@ -202,7 +202,7 @@ class MeteredLLM:
         )
 
     async def _call(self, request: LLMRequest) -> LLMResult:
-        """One metered model call: reserve, call through the breaker, settle, record."""
+        """One metered model call: reserve, call through the breaker, settle with the call's record."""
         reservation = await self._reserve(request)
         breaker = self._breakers.get(self.provider.name, request.model or "default")
         span = tracing.start_llm_span(self.provider.name, request.model or "default", self._agent)
@@ -224,10 +224,11 @@ class MeteredLLM:
             if called:
                 self._usage = self._usage.plus(in_t, out_t, cost)
             if self._store is not None:
-                if reservation is not None:
-                    await self._store.settle(reservation, tokens=in_t + out_t, usd=cost)
-                if called:
-                    await self._store.record_llm_call(self._record(request, result, error, latency_ms))
+                record = self._record(request, result, error, latency_ms) if called else None
+                if reservation is not None:  # the spend and its call row commit together
+                    await self._store.settle(reservation, tokens=in_t + out_t, usd=cost, call=record)
+                elif record is not None:
+                    await self._store.record_llm_call(record)
 
     def _observe(
         self,

@@ -481,10 +481,18 @@ class RunStore(Protocol):
         ...
 
     async def settle(
-        self, reservation: Reservation, *, tokens: int, usd: float, events: Sequence[Event] = ()
+        self,
+        reservation: Reservation,
+        *,
+        tokens: int,
+        usd: float,
+        events: Sequence[Event] = (),
+        call: LLMCallRecord | None = None,
     ) -> list[BudgetScopeRecord]:
         """Release the reservation and add the actual usage; record threshold crossings once.
 
+        ``call``, the record of the model call the reservation paid for, is stored in the
+        same transaction: the spend and its call row are never one without the other.
         Returns the updated scopes; crossings are appended as "budget.threshold" events.
         """
         ...

@@ -23,8 +23,16 @@ from ideamine.store._shared import (
 )
 from ideamine.store.postgres.db import Conn, StoreBase
 from ideamine.store.postgres.events import append_events
+from ideamine.store.postgres.hosts import insert_llm_call
 from ideamine.store.postgres.runs import require_id
-from ideamine.store.records import BudgetEventRecord, BudgetLimits, BudgetScopeRecord, Event, Reservation
+from ideamine.store.records import (
+    BudgetEventRecord,
+    BudgetLimits,
+    BudgetScopeRecord,
+    Event,
+    LLMCallRecord,
+    Reservation,
+)
 
 __all__ = ["BudgetMixin"]
 
@@ -42,6 +50,35 @@ WITH RECURSIVE path AS (
     SELECT s.id, s.parent_id FROM budget_scopes s JOIN path p ON s.id = p.parent_id
 )
 SELECT s.* FROM budget_scopes s WHERE s.id IN (SELECT id FROM path) ORDER BY s.id FOR UPDATE
+"""
+
+
+#: add a reservation to the (locked) path and store it — one statement
+_HOLD = """
+WITH held AS (
+    UPDATE budget_scopes SET reserved_tokens = reserved_tokens + $2, reserved_usd = reserved_usd + $3
+    WHERE id = ANY($1::uuid[])
+)
+INSERT INTO budget_reservations (id, run_id, scope_ids, tokens, usd, created_at) VALUES ($4, $5, $1, $2, $3, $6)
+"""
+
+#: release a reservation and add the actual usage, locking its scopes in id order like
+#: ``_LOCK_PATH``; the updated scopes come back with their crossed thresholds (none: not held)
+_SETTLE = """
+WITH held AS (
+    DELETE FROM budget_reservations WHERE id = $1 RETURNING run_id, scope_ids, tokens, usd
+), locked AS (
+    SELECT s.id FROM budget_scopes s WHERE s.id = ANY((SELECT scope_ids FROM held)::uuid[]) ORDER BY s.id FOR UPDATE
+), settled AS (
+    UPDATE budget_scopes s SET reserved_tokens = GREATEST(s.reserved_tokens - h.tokens, 0),
+        reserved_usd = GREATEST(s.reserved_usd - h.usd, 0),
+        used_tokens = s.used_tokens + $2, used_usd = s.used_usd + $3
+    FROM held h WHERE s.id IN (SELECT id FROM locked)
+    RETURNING s.*
+)
+SELECT s.*, ARRAY(SELECT e.threshold FROM budget_events e WHERE e.scope_id = s.id ORDER BY e.threshold)
+            AS thresholds_crossed
+FROM settled s
 """
 
 
@@ -136,32 +173,24 @@ class BudgetMixin(StoreBase):
                         dimension=dimension,
                     )
             ids = [row["id"] for row in chain]
-            await conn.execute(
-                """UPDATE budget_scopes SET reserved_tokens = reserved_tokens + $2, reserved_usd = reserved_usd + $3
-                   WHERE id = ANY($1::uuid[])""",
-                ids,
-                tokens,
-                usd,
-            )
             reservation = Reservation(id=new_id(), scope_ids=tuple(ids), tokens=tokens, usd=usd)
-            await conn.execute(
-                """INSERT INTO budget_reservations (id, run_id, scope_ids, tokens, usd, created_at)
-                   VALUES ($1, $2, $3, $4, $5, $6)""",
-                reservation.id,
-                chain[0]["run_id"],
-                ids,
-                tokens,
-                usd,
-                now,
-            )
+            await conn.execute(_HOLD, ids, tokens, usd, reservation.id, chain[0]["run_id"], now)
             return reservation
 
         return await self._db.transaction(tx)
 
     async def settle(
-        self, reservation: Reservation, *, tokens: int, usd: float, events: Sequence[Event] = ()
+        self,
+        reservation: Reservation,
+        *,
+        tokens: int,
+        usd: float,
+        events: Sequence[Event] = (),
+        call: LLMCallRecord | None = None,
     ) -> list[BudgetScopeRecord]:
         """Release a reservation, add the actual usage, and record new threshold crossings once.
+
+        ``call`` (the model call the reservation paid for) is stored in the same transaction.
 
         Raises:
             Conflict: the reservation was already settled (or never made).
@@ -170,31 +199,15 @@ class BudgetMixin(StoreBase):
         now = utcnow()
 
         async def tx(conn: Conn) -> list[BudgetScopeRecord]:
-            held = await conn.fetchrow(
-                "DELETE FROM budget_reservations WHERE id = $1 RETURNING *", reservation.id
-            )
-            if held is None:
+            rows = await conn.fetch(_SETTLE, reservation.id, tokens, usd)
+            if not rows:
                 raise Conflict(f"reservation {reservation.id} is not held", reservation_id=reservation.id)
-            ids = list(held["scope_ids"])
-            await conn.execute(
-                "SELECT 1 FROM budget_scopes WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE", ids
-            )
-            await conn.execute(
-                """UPDATE budget_scopes SET reserved_tokens = GREATEST(reserved_tokens - $2, 0),
-                       reserved_usd = GREATEST(reserved_usd - $3, 0),
-                       used_tokens = used_tokens + $4, used_usd = used_usd + $5
-                   WHERE id = ANY($1::uuid[])""",
-                ids,
-                held["tokens"],
-                held["usd"],
-                tokens,
-                usd,
-            )
-            scopes = [
-                _scope(r) for r in await conn.fetch(_SCOPES.format(where="s.id = ANY($1::uuid[])"), ids)
-            ]
+            ids = list(reservation.scope_ids)
+            scopes = [_scope(r) for r in rows]
             crossings = await _record_crossings(conn, scopes, now)
-            await append_events(conn, held["run_id"], [*events, *crossings], now)
+            await append_events(conn, rows[0]["run_id"], [*events, *crossings], now)
+            if call is not None:
+                await insert_llm_call(conn, call)
             if crossings:
                 scopes = [
                     _scope(r) for r in await conn.fetch(_SCOPES.format(where="s.id = ANY($1::uuid[])"), ids)

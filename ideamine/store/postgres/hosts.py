@@ -8,11 +8,11 @@ import asyncpg  # type: ignore[import-untyped]  # no stubs installed (asyncpg-st
 
 from ideamine.errors import InvalidInput, NotFound
 from ideamine.store._shared import to_record, utcnow
-from ideamine.store.postgres.db import StoreBase
+from ideamine.store.postgres.db import Conn, StoreBase
 from ideamine.store.postgres.runs import require_id
 from ideamine.store.records import AgentHostRecord, LLMCallRecord
 
-__all__ = ["HostsMixin"]
+__all__ = ["HostsMixin", "insert_llm_call"]
 
 _HOST_COLUMNS = [f.name for f in dataclasses.fields(AgentHostRecord)]
 _CALL_COLUMNS = [f.name for f in dataclasses.fields(LLMCallRecord)]
@@ -31,18 +31,21 @@ _UPSERT_HOST = _insert_sql(
 _INSERT_CALL = _insert_sql("llm_calls", _CALL_COLUMNS)
 
 
+async def insert_llm_call(conn: Conn, call: LLMCallRecord) -> None:
+    """Store one model call's row inside the caller's transaction."""
+    values = dataclasses.asdict(call)
+    try:
+        await conn.execute(_INSERT_CALL, *(values[c] for c in _CALL_COLUMNS))
+    except asyncpg.CheckViolationError as exc:
+        raise InvalidInput(f"unknown llm call status {call.status!r}", field="status") from exc
+
+
 class HostsMixin(StoreBase):
     """LLM call accounting and the agent-host registry."""
 
     async def record_llm_call(self, call: LLMCallRecord) -> None:
         """Store one model call's usage and cost."""
-        values = dataclasses.asdict(call)
-        try:
-            await self._db.transaction(
-                lambda conn: conn.execute(_INSERT_CALL, *(values[c] for c in _CALL_COLUMNS))
-            )
-        except asyncpg.CheckViolationError as exc:
-            raise InvalidInput(f"unknown llm call status {call.status!r}", field="status") from exc
+        await self._db.transaction(lambda conn: insert_llm_call(conn, call))
 
     async def list_llm_calls(
         self, *, run_id: str | None = None, task_id: str | None = None

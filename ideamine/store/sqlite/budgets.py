@@ -8,6 +8,7 @@ settle deletes its row first, so the same reservation is never released twice.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ from ideamine.store.records import (
     BudgetLimits,
     BudgetScopeRecord,
     Event,
+    LLMCallRecord,
     Reservation,
 )
 from ideamine.store.sqlite._base import SqliteBase, Tx, marks
@@ -118,9 +120,17 @@ class BudgetsMixin(SqliteBase):
         return reservation
 
     async def settle(
-        self, reservation: Reservation, *, tokens: int, usd: float, events: Sequence[Event] = ()
+        self,
+        reservation: Reservation,
+        *,
+        tokens: int,
+        usd: float,
+        events: Sequence[Event] = (),
+        call: LLMCallRecord | None = None,
     ) -> list[BudgetScopeRecord]:
         """Release a reservation, add the actual usage, and record new threshold crossings.
+
+        ``call`` (the model call the reservation paid for) is stored in the same transaction.
 
         Raises:
             Conflict: the reservation was already settled (or never made).
@@ -148,6 +158,8 @@ class BudgetsMixin(SqliteBase):
                 ):
                     crossings.append(await _record_crossing(tx, scope, threshold, dimension))
             await tx.append_events(held["run_id"], [*events, *crossings])
+            if call is not None:
+                await tx.insert("llm_calls", dataclasses.asdict(call))
             updated = {s.id: s for s in await _scopes(tx, f"id IN ({marks(ids)})", ids)}
         return [updated[i] for i in ids]
 
