@@ -52,6 +52,7 @@ __all__ = [
     "new_crossings",
     "limits_exceeded",
     "check_fits",
+    "overshoot",
     "to_record",
     "limits_from_row",
     "limits_params",
@@ -298,13 +299,18 @@ def check_fits(scope: Mapping[str, Any], *, tokens: int, usd: float) -> None:
         usd=usd,
     )
     if dimension is not None:
-        raise BudgetExceeded(
-            f"reserving {tokens} tokens / ${usd:.4f} would overshoot the {scope['kind']} "
-            f"budget {scope['name'] or scope['run_id']} in {dimension}",
-            run_id=str(scope["run_id"]),
-            scope_id=str(scope["id"]),
-            dimension=dimension,
-        )
+        raise overshoot(scope, dimension, tokens=tokens, usd=usd)
+
+
+def overshoot(scope: Mapping[str, Any], dimension: str, *, tokens: int, usd: float) -> BudgetExceeded:
+    """The refusal of a reservation that would take ``scope`` past its ``dimension`` limit."""
+    return BudgetExceeded(
+        f"reserving {tokens} tokens / ${usd:.4f} would overshoot the {scope['kind']} "
+        f"budget {scope['name'] or scope['run_id']} in {dimension}",
+        run_id=str(scope["run_id"]),
+        scope_id=str(scope["id"]),
+        dimension=dimension,
+    )
 
 
 # --------------------------------------------------------------- rows → records

@@ -67,13 +67,16 @@ async def test_reservation_counts_against_ancestors(store: RunStore) -> None:
         run_id, kind="task", name=new_id(), limits=BudgetLimits(), parent_id=phase.id
     )
     await store.reserve(task.id, tokens=60, usd=0.1)
-    with pytest.raises(BudgetExceeded):  # the run scope has 40 tokens left
+    with pytest.raises(BudgetExceeded) as refused:  # the run scope has 40 tokens left
         await store.reserve(phase.id, tokens=50, usd=0.1)
-    with pytest.raises(BudgetExceeded):  # dollars too
+    assert (refused.value.details["scope_id"], refused.value.details["dimension"]) == (root, "tokens")
+    with pytest.raises(BudgetExceeded) as refused:  # dollars too
         await store.reserve(task.id, tokens=1, usd=0.95)
+    assert (refused.value.details["scope_id"], refused.value.details["dimension"]) == (root, "usd")
+    await store.reserve(task.id, tokens=40, usd=0.9)  # exactly what is left fits
     scopes = {s.kind: s for s in await store.get_budget_scopes(run_id)}
-    assert (scopes["run"].reserved_tokens, scopes["phase"].reserved_tokens) == (60, 60)
-    assert scopes["run"].reserved_usd == pytest.approx(0.1)
+    assert (scopes["run"].reserved_tokens, scopes["phase"].reserved_tokens) == (100, 100)
+    assert scopes["run"].reserved_usd == pytest.approx(1.0)
 
 
 async def test_settle_moves_reserved_to_used_and_records_thresholds_once(store: RunStore) -> None:

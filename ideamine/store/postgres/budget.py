@@ -1,9 +1,11 @@
 """Budget scopes, reservations and threshold crossings.
 
-``reserve`` locks the scope and all its ancestors with one ``SELECT … ORDER BY id FOR
-UPDATE``: every reservation takes its locks in the same (id) order, so concurrent
-reservations on overlapping paths queue instead of deadlocking, and the check
-``used + reserved + request <= limit`` and the increment are atomic across the path.
+``reserve`` and ``settle`` lock the scope and all its ancestors in id order (``… ORDER BY
+id FOR UPDATE``): every reservation takes its locks in the same order, so concurrent
+ones on overlapping paths queue instead of deadlocking, and the check ``used + reserved
++ request <= limit`` and the increment are atomic across the path. Each is one statement,
+so a run's scope rows — locked by every model call of the run — are held only while the
+server runs it, not across client round trips.
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ideamine.errors import BudgetExceeded, Conflict, NotFound
+from ideamine.errors import Conflict, NotFound
 from ideamine.ids import new_id
 from ideamine.store._shared import (
-    limits_exceeded,
     limits_from_row,
     limits_params,
     new_crossings,
+    overshoot,
     to_record,
     utcnow,
 )
@@ -42,24 +44,37 @@ SELECT s.*, ARRAY(SELECT e.threshold FROM budget_events e WHERE e.scope_id = s.i
 FROM budget_scopes s WHERE {where} ORDER BY s.created_at, s.id
 """
 
-#: the scope and its ancestors, locked in id order
-_LOCK_PATH = """
+#: the scope and its ancestors (innermost first), locked in id order so that concurrent
+#: reservations on overlapping paths queue instead of deadlocking; each row says in which
+#: dimension ``used + reserved + request`` would pass its limit (NULL: it fits), and only
+#: when every row fits are the reservation added to them and its row stored
+_RESERVE = """
 WITH RECURSIVE path AS (
-    SELECT id, parent_id FROM budget_scopes WHERE id = $1
+    SELECT id, parent_id, 0 AS depth FROM budget_scopes WHERE id = $1::uuid
     UNION ALL
-    SELECT s.id, s.parent_id FROM budget_scopes s JOIN path p ON s.id = p.parent_id
+    SELECT s.id, s.parent_id, p.depth + 1 FROM budget_scopes s JOIN path p ON s.id = p.parent_id
+), locked AS (
+    SELECT s.* FROM budget_scopes s WHERE s.id IN (SELECT id FROM path) ORDER BY s.id FOR UPDATE
+), checked AS (
+    SELECT l.*, p.depth, CASE
+        WHEN l.limit_tokens IS NOT NULL AND l.used_tokens + l.reserved_tokens + $2::bigint > l.limit_tokens
+            THEN 'tokens'
+        -- the float-dust tolerance of ideamine.store._shared.limits_exceeded
+        WHEN l.limit_usd IS NOT NULL AND l.used_usd + l.reserved_usd + $3::numeric > l.limit_usd + 1e-9
+            THEN 'usd'
+    END AS overshoots
+    FROM locked l JOIN path p ON p.id = l.id
+), held AS (
+    UPDATE budget_scopes s SET reserved_tokens = s.reserved_tokens + $2::bigint,
+        reserved_usd = s.reserved_usd + $3::numeric
+    FROM checked c WHERE s.id = c.id AND NOT EXISTS (SELECT 1 FROM checked WHERE overshoots IS NOT NULL)
+), kept AS (
+    INSERT INTO budget_reservations (id, run_id, scope_ids, tokens, usd, created_at)
+    SELECT $4::uuid, (array_agg(run_id))[1], array_agg(id ORDER BY depth), $2::bigint, $3::numeric,
+           $5::timestamptz
+    FROM checked HAVING count(*) > 0 AND count(overshoots) = 0
 )
-SELECT s.* FROM budget_scopes s WHERE s.id IN (SELECT id FROM path) ORDER BY s.id FOR UPDATE
-"""
-
-
-#: add a reservation to the (locked) path and store it — one statement
-_HOLD = """
-WITH held AS (
-    UPDATE budget_scopes SET reserved_tokens = reserved_tokens + $2, reserved_usd = reserved_usd + $3
-    WHERE id = ANY($1::uuid[])
-)
-INSERT INTO budget_reservations (id, run_id, scope_ids, tokens, usd, created_at) VALUES ($4, $5, $1, $2, $3, $6)
+SELECT * FROM checked ORDER BY depth
 """
 
 #: release a reservation and add the actual usage, locking its scopes in id order like
@@ -89,17 +104,6 @@ def _scope(row: Any) -> BudgetScopeRecord:
         limits=limits_from_row(row, "limit"),
         thresholds_crossed=tuple(row["thresholds_crossed"]),
     )
-
-
-def _innermost_first(rows: Sequence[Any], scope_id: str) -> list[Any]:
-    """Order locked rows along the parent chain, starting at ``scope_id``."""
-    by_id = {r["id"]: r for r in rows}
-    chain: list[Any] = []
-    current: str | None = scope_id
-    while current is not None and current in by_id:
-        chain.append(by_id[current])
-        current = by_id[current]["parent_id"]
-    return chain
 
 
 class BudgetMixin(StoreBase):
@@ -146,38 +150,24 @@ class BudgetMixin(StoreBase):
         return [_scope(r) for r in await self._db.fetch(_SCOPES.format(where="s.run_id = $1"), run_id)]
 
     async def reserve(self, scope_id: str, *, tokens: int, usd: float) -> Reservation:
-        """Reserve on the scope and every ancestor, or raise BudgetExceeded and write nothing."""
+        """Reserve on the scope and every ancestor, or raise BudgetExceeded and write nothing.
+
+        One statement (``_RESERVE``): the scope path's row locks, taken for every model
+        call of the run, are held only while the server runs it.
+        """
         require_id(scope_id, "budget scope")
-        now = utcnow()
-
-        async def tx(conn: Conn) -> Reservation:
-            chain = _innermost_first(await conn.fetch(_LOCK_PATH, scope_id), scope_id)
-            if not chain:
-                raise NotFound(f"budget scope {scope_id} not found", scope_id=scope_id)
-            for row in chain:
-                dimension = limits_exceeded(
-                    limits_from_row(row, "limit"),
-                    used_tokens=row["used_tokens"],
-                    reserved_tokens=row["reserved_tokens"],
-                    used_usd=row["used_usd"],
-                    reserved_usd=row["reserved_usd"],
-                    tokens=tokens,
-                    usd=usd,
-                )
-                if dimension is not None:
-                    raise BudgetExceeded(
-                        f"reserving {tokens} tokens / ${usd:.4f} would overshoot the {row['kind']} "
-                        f"budget {row['name'] or row['run_id']} in {dimension}",
-                        run_id=row["run_id"],
-                        scope_id=row["id"],
-                        dimension=dimension,
-                    )
-            ids = [row["id"] for row in chain]
-            reservation = Reservation(id=new_id(), scope_ids=tuple(ids), tokens=tokens, usd=usd)
-            await conn.execute(_HOLD, ids, tokens, usd, reservation.id, chain[0]["run_id"], now)
-            return reservation
-
-        return await self._db.transaction(tx)
+        reservation_id = new_id()
+        rows = await self._db.statement(
+            lambda conn: conn.fetch(_RESERVE, scope_id, tokens, usd, reservation_id, utcnow())
+        )
+        if not rows:
+            raise NotFound(f"budget scope {scope_id} not found", scope_id=scope_id)
+        refused = next((row for row in rows if row["overshoots"] is not None), None)
+        if refused is not None:
+            raise overshoot(refused, refused["overshoots"], tokens=tokens, usd=usd)
+        return Reservation(
+            id=reservation_id, scope_ids=tuple(row["id"] for row in rows), tokens=tokens, usd=usd
+        )
 
     async def settle(
         self,
@@ -199,6 +189,8 @@ class BudgetMixin(StoreBase):
         now = utcnow()
 
         async def tx(conn: Conn) -> list[BudgetScopeRecord]:
+            if call is not None:  # first: the scope locks of _SETTLE are then held for one round trip less
+                await insert_llm_call(conn, call)
             rows = await conn.fetch(_SETTLE, reservation.id, tokens, usd)
             if not rows:
                 raise Conflict(f"reservation {reservation.id} is not held", reservation_id=reservation.id)
@@ -206,8 +198,6 @@ class BudgetMixin(StoreBase):
             scopes = [_scope(r) for r in rows]
             crossings = await _record_crossings(conn, scopes, now)
             await append_events(conn, rows[0]["run_id"], [*events, *crossings], now)
-            if call is not None:
-                await insert_llm_call(conn, call)
             if crossings:
                 scopes = [
                     _scope(r) for r in await conn.fetch(_SCOPES.format(where="s.id = ANY($1::uuid[])"), ids)

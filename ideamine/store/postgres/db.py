@@ -185,12 +185,31 @@ class Database:
         is rolled back and the error propagates unchanged. ``retry_on`` adds exception
         types that mean "lost a race, run me again" (re-raised after the last attempt).
         """
+
+        async def in_transaction(conn: Conn) -> _T:
+            async with conn.transaction():
+                return await fn(conn)
+
+        return await self._retrying(in_transaction, retry_on)
+
+    async def statement(self, fn: Callable[[Conn], Awaitable[_T]]) -> _T:
+        """Run one write statement ``fn(conn)`` as its own transaction, retrying lost races.
+
+        No ``BEGIN``/``COMMIT`` round trips: the row locks the statement takes are held
+        only while the server runs and commits it, never while this process's event loop
+        is busy elsewhere between two round trips — what makes a hot row (a run's budget
+        scope, locked by every model call of the run) a queue.
+        """
+        return await self._retrying(fn, ())
+
+    async def _retrying(
+        self, fn: Callable[[Conn], Awaitable[_T]], retry_on: tuple[type[Exception], ...]
+    ) -> _T:
         pool = self._require_pool()
         for attempt in range(MAX_RETRIES):
             try:
                 async with pool.acquire() as conn:
-                    async with conn.transaction():
-                        return await fn(conn)
+                    return await fn(conn)
             except Exception as exc:
                 if (_is_retryable(exc) or isinstance(exc, retry_on)) and attempt + 1 < MAX_RETRIES:
                     await asyncio.sleep(min(0.002 * 2**attempt, 0.1) * random.random())
