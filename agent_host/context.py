@@ -1,8 +1,8 @@
 """Builds the frozen :class:`~ideamine.agents.AgentContext` for one task from the store.
 
 A task reads only its inputs (:func:`input_types` plus the artifacts its input names),
-in one store call — not every artifact of its run, which made a large single-run
-fan-out quadratic. The run summary is read only for agents that declare
+in one store call (:func:`read_inputs`) — not every artifact of its run, which made a
+large single-run fan-out quadratic. The run summary is read only for agents that declare
 ``needs_run_summary``.
 """
 
@@ -17,10 +17,10 @@ from ideamine.agents import AgentContext, LLMClient, TaskInfo
 from ideamine.catalogue import load_catalogue
 from ideamine.enums import QuestionStatus
 from ideamine.errors import CatalogError
-from ideamine.store.base import RunStore
+from ideamine.store.base import RunStore, TaskInputs
 from ideamine.store.records import TaskRecord
 
-__all__ = ["task_info", "build_context", "input_types", "run_summary"]
+__all__ = ["task_info", "build_context", "input_types", "read_inputs", "run_summary"]
 
 #: question statuses whose answers reach the agent (accepted, from a person, or assumed)
 _ANSWERED = (QuestionStatus.ACCEPTED, QuestionStatus.ANSWERED_BY_HUMAN, QuestionStatus.ASSUMED)
@@ -100,25 +100,33 @@ def _named_ids(task: TaskRecord) -> tuple[str, ...]:
     return tuple(str(i) for i in ids) if isinstance(ids, list) else ()
 
 
+async def read_inputs(store: RunStore, task: TaskRecord, types: Sequence[str]) -> TaskInputs:
+    """The task's idea, input artifacts and answered questions: one store read, whatever the run's size.
+
+    ``types`` are the artifact types the task reads (:func:`input_types`); artifacts the
+    task's input names by id come too. Inputs are artifacts of finished work, so they may
+    be read before the task is started (the worker reads them while it starts it).
+    """
+    return await store.read_task_inputs(task.run_id, types=types, artifact_ids=_named_ids(task))
+
+
 async def build_context(
     store: RunStore,
     task: TaskRecord,
+    inputs: TaskInputs,
     *,
     llm: LLMClient,
     heartbeat: Callable[[], Awaitable[None]],
-    types: Sequence[str],
     with_run_summary: bool = False,
     cancelled: asyncio.Event | None = None,
 ) -> AgentContext:
     """Everything the agent may read: idea, its input artifacts, story, feedback, answers.
 
     Args:
-        types: the artifact types the task reads (:func:`input_types`); artifacts the
-            task's input names by id come too. One store read, whatever the run's size.
+        inputs: what :func:`read_inputs` read for the task.
         with_run_summary: add gate results and spend (only agents that ask for it).
         cancelled: set by the host when the task's lease is lost (the agent may stop).
     """
-    inputs = await store.read_task_inputs(task.run_id, types=types, artifact_ids=_named_ids(task))
     records = inputs.artifacts
     story_id = task.input.get("story_id")
     artifacts: dict[str, Any] = {}

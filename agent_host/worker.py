@@ -40,7 +40,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from agent_host.context import build_context, input_types, task_info
+from agent_host.context import build_context, input_types, read_inputs, task_info
 from agent_host.lease import Lease, LeaseLost
 from ideamine import metrics, tracing
 from ideamine.agents import AgentContext, Artifact, TaskInfo
@@ -54,7 +54,7 @@ from ideamine.llm.client import MeteredLLM
 from ideamine.plugins import AgentEntry, AgentRegistry
 from ideamine.queue.base import TaskQueue
 from ideamine.queue.message import Delivery, TaskMessage
-from ideamine.store.base import RunStore
+from ideamine.store.base import RunStore, TaskInputs
 from ideamine.store.records import Event, NewArtifact, TaskRecord, TaskResultRecord
 
 __all__ = ["AgentRunner", "TaskWorker"]
@@ -276,6 +276,9 @@ class TaskWorker:
         if task.status is TaskStatus.RUNNING:
             return await self._running_elsewhere(task)
         queued_at = task.updated_at
+        # read the inputs while the start commits: two round trips in parallel instead of in a row
+        inputs = asyncio.ensure_future(self._read_inputs(task))
+        inputs.add_done_callback(_retrieved)
         try:
             task = await self.store.start_task_with_events(
                 task.id,
@@ -296,8 +299,11 @@ class TaskWorker:
         except Conflict:
             return False  # another delivery of this entry started it a moment ago: it holds the lease
         with metrics.task_running(task.agent, queued_at):
-            await self._execute(task, delivery)
+            await self._execute(task, delivery, inputs)
         return True
+
+    async def _read_inputs(self, task: TaskRecord) -> TaskInputs:
+        return await read_inputs(self.store, task, input_types(self.registry.get(task.agent).cls, task))
 
     async def _running_elsewhere(self, task: TaskRecord) -> bool:
         """A delivery of a task some worker started: heal a lost worker, else leave it pending.
@@ -346,7 +352,9 @@ class TaskWorker:
             return
         await self._after_commit()
 
-    async def _execute(self, task: TaskRecord, delivery: Delivery[TaskMessage]) -> None:
+    async def _execute(
+        self, task: TaskRecord, delivery: Delivery[TaskMessage], inputs: Awaitable[TaskInputs]
+    ) -> None:
         entry = self.registry.get(task.agent)
         llm = MeteredLLM(
             self.provider,
@@ -363,7 +371,7 @@ class TaskWorker:
         lease = Lease(
             self.store, self.queue, task, delivery, worker=self.consumer, seconds=self.lease_seconds
         )
-        work = asyncio.create_task(self._run_agent(entry, task, llm, lease))
+        work = asyncio.create_task(self._run_agent(entry, task, inputs, llm, lease))
         beat = asyncio.create_task(self._beat(lease, work))
         try:
             try:
@@ -428,15 +436,20 @@ class TaskWorker:
         await self._after_commit()
 
     async def _run_agent(
-        self, entry: AgentEntry, task: TaskRecord, llm: MeteredLLM, lease: Lease
+        self,
+        entry: AgentEntry,
+        task: TaskRecord,
+        inputs: Awaitable[TaskInputs],
+        llm: MeteredLLM,
+        lease: Lease,
     ) -> Sequence[Artifact]:
         """Build the task's context and run its agent within the task's deadline."""
         context = await build_context(
             self.store,
             task,
+            await inputs,
             llm=llm,
             heartbeat=lease.renew,
-            types=input_types(entry.cls, task),
             with_run_summary=bool(getattr(entry.cls, "needs_run_summary", False)),
             cancelled=lease.cancelled,
         )
@@ -509,3 +522,9 @@ class TaskWorker:
                 return
             except IdeaMineError as exc:  # store or queue briefly unreachable: try again next beat
                 log.warning("task %s: lease renewal failed: %s", lease.task.id, exc.message)
+
+
+def _retrieved(read: asyncio.Future[TaskInputs]) -> None:
+    """Mark a prefetch's error seen: a task that never started never awaits its inputs."""
+    if not read.cancelled():
+        read.exception()

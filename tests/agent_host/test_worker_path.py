@@ -87,6 +87,8 @@ class CountingStore:
         self.inner = inner
         self.calls: Counter[str] = Counter()
         self.artifact_rows = 0
+        #: ("enter" | "exit", method) in the order they happened
+        self.trail: list[tuple[str, str]] = []
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.inner, name)
@@ -95,7 +97,9 @@ class CountingStore:
 
         async def call(*args: Any, **kwargs: Any) -> Any:
             self.calls[name] += 1
+            self.trail.append(("enter", name))
             out = await attr(*args, **kwargs)
+            self.trail.append(("exit", name))
             if isinstance(out, TaskInputs):
                 self.artifact_rows += len(out.artifacts)
             elif name == "list_artifacts":
@@ -194,6 +198,13 @@ async def test_a_task_reads_its_inputs_only_in_one_call_whatever_the_run_holds(s
         "commit_task_result": n,
     }
     assert len(await store.list_artifacts(run.id, type="wp-out", latest_only=False)) == n
+    # the inputs are read while the start commits, not after it
+    trail = counting.trail
+    assert all(
+        trail.index(("enter", "read_task_inputs"), i) < trail.index(("exit", "start_task_with_events"), i)
+        for i, step in enumerate(trail)
+        if step == ("enter", "start_task_with_events")
+    )
     await queue.close()
 
 
