@@ -396,8 +396,14 @@ class RunStore(Protocol):
         answered_by: str | None,
         deadline: datetime | None = None,
         events: Sequence[Event] = (),
+        assumption: str | None = None,
     ) -> QuestionRecord:
-        """Guarded update of a question (Conflict when its status is not ``expected``)."""
+        """Guarded update of a question (Conflict when its status is not ``expected``).
+
+        ``assumption``: the text of the assumption this answer settles the question with,
+        recorded (ASM-nnn, linked to the question) in the same transaction — a question
+        never ends ASSUMED without its assumption.
+        """
         ...
 
     async def list_questions(self, run_id: str, *, phase: str | None = None) -> list[QuestionRecord]:

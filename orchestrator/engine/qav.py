@@ -19,6 +19,7 @@ Every step is re-derived from the store, so a resumed run continues where it sto
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -62,18 +63,13 @@ async def expire_question(deps: EngineDeps, q: QuestionRecord) -> None:
                     ev.QUESTION_ANSWERED,
                     {"code": q.code, "status": "ASSUMED", "reason": "deadline"},
                     phase=q.phase,
-                )
+                ),
+                Event(ev.ASSUMPTION_RECORDED, {"question": q.code}, phase=q.phase),
             ],
+            assumption=f"{q.code} unanswered by its deadline; assumed: {q.answer or 'the default in the artifacts'}",
         )
     except Conflict:
         return  # answered (or expired) meanwhile
-    await deps.store.add_assumption(
-        q.run_id,
-        q.phase,
-        text=f"{q.code} unanswered by its deadline; assumed: {q.answer or 'the default in the artifacts'}",
-        question_id=q.id,
-        events=[Event(ev.ASSUMPTION_RECORDED, {"question": q.code}, phase=q.phase)],
-    )
 
 
 class Clarifier:
@@ -134,7 +130,9 @@ class Clarifier:
             assert slot is not None
             payload = {
                 **base,
-                "questions": [await self._question_input(q, feedback.get(q.code)) for q in open_qs],
+                "questions": list(
+                    await asyncio.gather(*(self._question_input(q, feedback.get(q.code)) for q in open_qs))
+                ),
             }
             outcome = await self._run_task(slot, attempt, payload)
             if outcome is not DispatchOutcome.DONE:
@@ -238,7 +236,18 @@ class Clarifier:
         a: dict[str, Any],
         confidence: float,
         scores: dict[str, float],
+        *,
+        assumption: str | None = None,
     ) -> None:
+        events = [
+            Event(
+                ev.QUESTION_ANSWERED,
+                {"code": q.code, "status": status.value, "confidence": confidence},
+                phase=self.spec.name,
+            )
+        ]
+        if assumption is not None:
+            events.append(Event(ev.ASSUMPTION_RECORDED, {"question": q.code}, phase=self.spec.name))
         await self.store.answer_question(
             q.id,
             expected=[QuestionStatus.OPEN],
@@ -247,13 +256,8 @@ class Clarifier:
             confidence=confidence,
             scores=scores,
             answered_by="agent",
-            events=[
-                Event(
-                    ev.QUESTION_ANSWERED,
-                    {"code": q.code, "status": status.value, "confidence": confidence},
-                    phase=self.spec.name,
-                )
-            ],
+            events=events,
+            assumption=assumption,
         )
 
     async def _unknown(
@@ -287,14 +291,8 @@ class Clarifier:
                 payload={"question_id": q.id},
             )
             return
-        await self._settle(q, QuestionStatus.ASSUMED, a, confidence, scores)
-        await self.store.add_assumption(
-            self.run.id,
-            self.spec.name,
-            text=f"{q.text} — assumed: {a.get('answer') or 'the default in the artifacts'}",
-            question_id=q.id,
-            events=[Event(ev.ASSUMPTION_RECORDED, {"question": q.code}, phase=self.spec.name)],
-        )
+        assumed = f"{q.text} — assumed: {a.get('answer') or 'the default in the artifacts'}"
+        await self._settle(q, QuestionStatus.ASSUMED, a, confidence, scores, assumption=assumed)
 
     async def _waiting(self) -> DispatchOutcome | str:
         """AWAITING_INPUT while a human answer is due; expired deadlines settle as assumptions."""

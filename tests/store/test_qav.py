@@ -137,6 +137,36 @@ async def test_assumptions_get_per_run_codes(store: RunStore) -> None:
         await store.add_assumption(run.id, "prd", text="x", question_id=new_id())
 
 
+async def test_an_assumed_answer_records_its_assumption_in_the_same_transaction(store: RunStore) -> None:
+    run = await make_run(store)
+    await store.add_assumption(run.id, "bizdev", text="EU first", question_id=None)
+    q = await store.add_question(run.id, "prd", text="Who pays?", blocking=False)
+    settle = {
+        "status": QuestionStatus.ASSUMED,
+        "answer": "the owner",
+        "confidence": 0.4,
+        "scores": {},
+        "answered_by": "agent",
+        "assumption": "Who pays? — assumed: the owner",
+        "events": [Event("question.answered", phase="prd"), Event("assumption.recorded", phase="prd")],
+    }
+    answered = await store.answer_question(q.id, expected=[QuestionStatus.OPEN], **settle)
+    assert answered.status is QuestionStatus.ASSUMED
+    [_, assumed] = await store.list_assumptions(run.id)
+    assert (assumed.code, assumed.phase, assumed.question_id, assumed.text) == (
+        "ASM-002",
+        "prd",
+        q.id,
+        "Who pays? — assumed: the owner",
+    )
+    types = [e.type for e in await store.list_events(run.id)]
+    assert types[-2:] == ["question.answered", "assumption.recorded"]
+    with pytest.raises(Conflict):  # settled already: no second assumption, no events
+        await store.answer_question(q.id, expected=[QuestionStatus.OPEN], **settle)
+    assert len(await store.list_assumptions(run.id)) == 2
+    assert [e.type for e in await store.list_events(run.id)] == types
+
+
 async def test_gate_evaluations_and_waivers(store: RunStore) -> None:
     run = await make_run(store)
     metrics = [{"name": "coverage", "value": 0.6, "threshold": 0.9, "passed": False}]

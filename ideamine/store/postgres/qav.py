@@ -124,8 +124,12 @@ class QavMixin(StoreBase):
         answered_by: str | None,
         deadline: datetime | None = None,
         events: Sequence[Event] = (),
+        assumption: str | None = None,
     ) -> QuestionRecord:
-        """Guarded answer/escalation; an accepted answer joins the searchable knowledge base."""
+        """Guarded answer/escalation; an accepted answer joins the searchable knowledge base.
+
+        ``assumption`` is recorded in the same transaction (see the protocol).
+        """
         require_id(question_id, "question")
         now = utcnow()
 
@@ -149,6 +153,9 @@ class QavMixin(StoreBase):
                 deadline,
                 now,
             )
+            if assumption is not None:
+                values = {"phase": row["phase"], "question_id": question_id, "text": assumption}
+                await _insert_for_run(conn, "assumptions", cur["run_id"], values, (), now, "ASM")
             await append_events(conn, cur["run_id"], events, now)
             return row
 

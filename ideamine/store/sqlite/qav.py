@@ -45,6 +45,19 @@ async def _list_for_run(tx: Tx, table: str, run_id: str, phase: str | None = Non
     return await tx.all(f"SELECT * FROM {table} WHERE {cond} ORDER BY created_at, id", params)
 
 
+async def _insert_assumption(
+    tx: Tx, run_id: str, phase: str, text: str, question_id: str | None
+) -> dict[str, Any]:
+    """Insert an assumption numbered ASM-001 … within the run; return the row."""
+    values = {
+        "phase": phase,
+        "code": await _next_code(tx, "assumptions", run_id, "ASM"),
+        "question_id": question_id,
+        "text": text,
+    }
+    return await _insert_for_run(tx, "assumptions", run_id, values, ())
+
+
 class QavMixin(SqliteBase):
     """The Q/A/V loop's records and the gate's."""
 
@@ -77,8 +90,12 @@ class QavMixin(SqliteBase):
         answered_by: str | None,
         deadline: datetime | None = None,
         events: Sequence[Event] = (),
+        assumption: str | None = None,
     ) -> QuestionRecord:
-        """Guarded answer/escalation; an accepted answer joins the FTS knowledge base (trigger)."""
+        """Guarded answer/escalation; an accepted answer joins the FTS knowledge base (trigger).
+
+        ``assumption`` is recorded in the same transaction (see the protocol).
+        """
         async with self._tx() as tx:
             row = await tx.get("questions", question_id, what="question")
             check_expected(QuestionStatus(row["status"]), expected, what="question", ident=question_id)
@@ -93,6 +110,8 @@ class QavMixin(SqliteBase):
             if deadline is not None:
                 values["deadline"] = deadline
             await tx.update("questions", values, "id = ?", (question_id,))
+            if assumption is not None:
+                await _insert_assumption(tx, row["run_id"], row["phase"], assumption, question_id)
             await tx.append_events(row["run_id"], events)
             return to_record(QuestionRecord, await tx.get("questions", question_id, what="question"))
 
@@ -128,13 +147,8 @@ class QavMixin(SqliteBase):
         async with self._tx() as tx:
             if question_id is not None:
                 await tx.get("questions", question_id, what="question")
-            values = {
-                "phase": phase,
-                "code": await _next_code(tx, "assumptions", run_id, "ASM"),
-                "question_id": question_id,
-                "text": text,
-            }
-            row = await _insert_for_run(tx, "assumptions", run_id, values, events)
+            row = await _insert_assumption(tx, run_id, phase, text, question_id)
+            await tx.append_events(run_id, events)
         return to_record(AssumptionRecord, row)
 
     async def list_assumptions(self, run_id: str) -> list[AssumptionRecord]:
