@@ -32,7 +32,7 @@ import sys
 from typing import Any
 
 from bench._cli import add_results
-from bench._pipeline_runs import NAMES, distributed, embedded
+from bench._pipeline_runs import NAMES, WARMUP, distributed, embedded
 from bench._results import save
 
 #: parallel efficiency the issue aims at (with the slow model)
@@ -63,7 +63,7 @@ def _print(title: str, rows: list[dict[str, Any]]) -> None:
 
 def measure(names: list[str], *, delay_ms: int, hosts: int, embedded_too: bool = True) -> dict[str, Any]:
     """All four measurements; the result file's content."""
-    out: dict[str, Any] = {"hosts": hosts, "delay_ms": delay_ms}
+    out: dict[str, Any] = {"hosts": hosts, "delay_ms": delay_ms, "warmup": WARMUP}
     out["examples"] = [_child(n, None) for n in names] if embedded_too else []
     out["distributed"] = asyncio.run(distributed(names, hosts=hosts))
     slow: dict[str, Any] = {"delay_ms": delay_ms}

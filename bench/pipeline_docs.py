@@ -42,6 +42,17 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     ]
 
 
+def _warmup(p: dict[str, Any]) -> str:
+    """How the distributed stacks were warmed up (older results had no warm-up run)."""
+    name = p.get("warmup")
+    if not name:
+        return ""
+    return (
+        f", after one unreported warm-up run of `{name}` on the same stack so that its connection pools, "
+        "prepared statements and model-client connections are warm, as on a long-running service"
+    )
+
+
 def _by_name(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {r["example"]: r for r in rows}
 
@@ -189,7 +200,8 @@ def pipeline_section(results: dict[str, dict[str, Any]]) -> list[str]:
     out = [
         "The three examples through every phase, offline model: embedded (SQLite, in-process queue, one "
         f"child process per example) and distributed (orchestrator + {hosts} agent hosts + PostgreSQL + "
-        "Redis, submitted over the API one after another). Wall time is the ledger's `run.started` → "
+        f"Redis, submitted over the API one after another{_warmup(p)}). Wall time is the ledger's "
+        "`run.started` → "
         "`run.completed`; orchestration overhead is a phase's wall time minus the time its agents were "
         "running (overlapping tasks counted once), summed over the phases.",
         "",
