@@ -9,7 +9,7 @@ answers both ``one`` (the latest) and ``all``.
 
 from __future__ import annotations
 
-import copy
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,18 +45,32 @@ class ArtifactRecord:
 class ArtifactSet:
     """Immutable collection of accepted artifacts, in acceptance order.
 
-    Contents are deep-copied on construction so later changes by the caller cannot
-    change a gate result after the fact; extractors must treat them as read-only.
+    Contents are frozen as JSON text on construction, so later changes by the caller
+    cannot change a gate result after the fact, and extractors get fresh copies that
+    nothing they do can leak from (a phase's artifact listing is handed on to the next
+    phase). Each type is decoded on its first access: a gate reads a few types, and a
+    deep copy of every artifact of a large run was most of a phase handoff's CPU.
     """
 
     def __init__(self, records: Iterable[ArtifactRecord]) -> None:
-        self._records = tuple(
-            ArtifactRecord(r.type, copy.deepcopy(dict(r.content)), r.sha256, r.id, r.phase) for r in records
-        )
-        by_type: dict[str, list[ArtifactRecord]] = {}
-        for r in self._records:
-            by_type.setdefault(r.type, []).append(r)
-        self._by_type = {t: tuple(rs) for t, rs in by_type.items()}
+        frozen: dict[str, list[tuple[ArtifactRecord, str]]] = {}
+        order: list[str] = []
+        for r in records:
+            frozen.setdefault(r.type, []).append((r, json.dumps(r.content, ensure_ascii=False)))
+            order.append(r.type)
+        self._frozen = frozen
+        self._order = tuple(order)  # the type of each record, in acceptance order
+        self._thawed: dict[str, tuple[ArtifactRecord, ...]] = {}
+
+    def _of_type(self, artifact_type: str) -> tuple[ArtifactRecord, ...]:
+        thawed = self._thawed.get(artifact_type)
+        if thawed is None:
+            thawed = tuple(
+                ArtifactRecord(r.type, json.loads(text), r.sha256, r.id, r.phase)
+                for r, text in self._frozen.get(artifact_type, ())
+            )
+            self._thawed[artifact_type] = thawed
+        return thawed
 
     @classmethod
     def from_contents(
@@ -71,29 +85,30 @@ class ArtifactSet:
 
     def one(self, artifact_type: str) -> Mapping[str, Any] | None:
         """The latest accepted content of ``artifact_type``, or None when there is none."""
-        records = self._by_type.get(artifact_type)
+        records = self._of_type(artifact_type)
         return records[-1].content if records else None
 
     def all(self, artifact_type: str) -> list[Mapping[str, Any]]:
         """Every accepted content of ``artifact_type`` (several for per-story types)."""
-        return [r.content for r in self._by_type.get(artifact_type, ())]
+        return [r.content for r in self._of_type(artifact_type)]
 
     def records(self, artifact_type: str | None = None) -> tuple[ArtifactRecord, ...]:
-        """The records of one type, or all records when ``artifact_type`` is None."""
-        if artifact_type is None:
-            return self._records
-        return self._by_type.get(artifact_type, ())
+        """The records of one type, or all records (in acceptance order) when ``artifact_type`` is None."""
+        if artifact_type is not None:
+            return self._of_type(artifact_type)
+        taken = {t: iter(self._of_type(t)) for t in self._frozen}
+        return tuple(next(taken[t]) for t in self._order)
 
     @property
     def types(self) -> frozenset[str]:
         """The artifact types present."""
-        return frozenset(self._by_type)
+        return frozenset(self._frozen)
 
     def __contains__(self, artifact_type: object) -> bool:
-        return artifact_type in self._by_type
+        return artifact_type in self._frozen
 
     def __iter__(self) -> Iterator[ArtifactRecord]:
-        return iter(self._records)
+        return iter(self.records())
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._order)
