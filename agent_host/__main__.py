@@ -38,7 +38,7 @@ def serve(args: argparse.Namespace) -> int:
         log_level=config.log_level,
     )
     try:
-        asyncio.run(AgentHost(config).run())
+        asyncio.run(AgentHost(config).run(freeze_heap=True))
     finally:
         obs.close()
     return 0

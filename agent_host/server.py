@@ -43,6 +43,7 @@ from ideamine.catalogue import load_catalogue
 from ideamine.cli.version_cmd import package_version
 from ideamine.convert import agent_definition_to_proto
 from ideamine.errors import IdeaMineError, InvalidInput
+from ideamine.heap import freeze_startup_heap
 from ideamine.llm.base import LLMProvider
 from ideamine.llm.breaker import BreakerRegistry
 from ideamine.llm.providers import make_provider
@@ -309,9 +310,15 @@ class AgentHost:
             with contextlib.suppress(Exception):
                 await self._provider.aclose()
 
-    async def run(self, *, handle_signals: bool = True) -> None:
-        """Start, serve until drained; the first SIGTERM/SIGINT drains, a second exits at once."""
+    async def run(self, *, handle_signals: bool = True, freeze_heap: bool = False) -> None:
+        """Start, serve until drained; the first SIGTERM/SIGINT drains, a second exits at once.
+
+        ``freeze_heap``: this host is the process (``ideamine serve agent-host``): once
+        started, exempt its startup heap from full collections (:mod:`ideamine.heap`).
+        """
         await self.start()
+        if freeze_heap:
+            freeze_startup_heap()
         loop = asyncio.get_running_loop()
         if handle_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):

@@ -53,6 +53,7 @@ def _model(delay_s: float | None) -> Iterator[str | None]:
 async def embedded(name: str, delay_s: float | None = None) -> dict[str, Any]:
     """One example through every phase in this process; its figures."""
     from ideamine.embedded import EmbeddedRuntime
+    from ideamine.heap import freeze_startup_heap
     from ideamine.llm.anthropic_provider import AnthropicConfig, AnthropicProvider
     from ideamine.llm.base import LLMProvider
     from ideamine.llm.offline import OfflineProvider
@@ -65,6 +66,7 @@ async def embedded(name: str, delay_s: float | None = None) -> dict[str, Any]:
         )
         t0 = time.perf_counter()
         async with EmbeddedRuntime(db_path=Path(d) / "db.sqlite3", provider=provider) as rt:
+            freeze_startup_heap()  # as `ideamine run` does
             t_open = time.perf_counter()
             run = await rt.submit(request)
             final = await rt.drive(run.id)

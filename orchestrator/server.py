@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from ideamine.catalogue import Catalogue, load_catalogue
+from ideamine.heap import freeze_startup_heap
 from ideamine.plugins import AgentRegistry, get_plugin_manager
 from ideamine.queue import open_queue
 from ideamine.queue.base import TaskQueue
@@ -188,10 +189,16 @@ class OrchestratorServer:
         log.info("orchestrator replica %s serving on %s", cfg.replica_id, self.grpc.address)
         return port
 
-    async def run(self) -> None:
-        """Start (unless started), serve until a signal or :meth:`shutdown`, then clean up."""
+    async def run(self, *, freeze_heap: bool = False) -> None:
+        """Start (unless started), serve until a signal or :meth:`shutdown`, then clean up.
+
+        ``freeze_heap``: this server is the process (``ideamine serve orchestrator``): once
+        started, exempt its startup heap from full collections (:mod:`ideamine.heap`).
+        """
         if not self._started:
             await self.start()
+        if freeze_heap:
+            freeze_startup_heap()
         try:
             await self.grpc.run(handle_signals=True)
         finally:

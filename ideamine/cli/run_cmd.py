@@ -18,6 +18,7 @@ from typing import Any
 
 from ideamine.enums import RunStatus
 from ideamine.errors import InvalidInput
+from ideamine.heap import freeze_startup_heap
 from ideamine.store.records import BudgetLimits
 
 EXIT_CODES = {
@@ -84,6 +85,7 @@ async def _drive(
     setup_embedded()  # terminal log lines; spans only if OTEL_TRACES_EXPORTER asks
     provider = _provider(model)
     async with EmbeddedRuntime(db_path=out / DB_FILE, provider=provider) as rt:
+        freeze_startup_heap()
         if run_id is None:
             run = await rt.submit(request)
             run_id = run.id

@@ -133,7 +133,7 @@ def _run_orchestrator(args: argparse.Namespace) -> int:
         log_level=args.log_level,
     )
     try:
-        asyncio.run(OrchestratorServer(config).run())
+        asyncio.run(OrchestratorServer(config).run(freeze_heap=True))
     finally:
         obs.close()
     return 0
