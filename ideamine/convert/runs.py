@@ -29,6 +29,7 @@ from ideamine.store.records import (
     LLMCallRecord,
     PhaseExecutionRecord,
     RunRecord,
+    UsageTotals,
 )
 
 __all__ = [
@@ -64,15 +65,18 @@ def budget_from_proto(budget: common_pb2.Budget) -> BudgetLimits:
     )
 
 
-def usage_to_proto(calls: Iterable[LLMCallRecord], *, wall_clock_seconds: float = 0.0) -> common_pb2.Usage:
-    """Settled usage summed over model calls."""
-    usage = common_pb2.Usage(wall_clock_seconds=wall_clock_seconds)
-    for c in calls:
-        usage.input_tokens += c.input_tokens
-        usage.output_tokens += c.output_tokens
-        usage.cost_usd += c.cost_usd
-        usage.llm_calls += 1
-    return usage
+def usage_to_proto(
+    calls: Iterable[LLMCallRecord] | UsageTotals, *, wall_clock_seconds: float = 0.0
+) -> common_pb2.Usage:
+    """Settled usage: model calls summed (or their totals, summed by the store)."""
+    totals = calls if isinstance(calls, UsageTotals) else UsageTotals.of(calls)
+    return common_pb2.Usage(
+        wall_clock_seconds=wall_clock_seconds,
+        input_tokens=totals.input_tokens,
+        output_tokens=totals.output_tokens,
+        cost_usd=totals.cost_usd,
+        llm_calls=totals.calls,
+    )
 
 
 def run_request_dict(run: run_pb2.Run) -> dict[str, Any]:

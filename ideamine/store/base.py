@@ -53,6 +53,7 @@ from ideamine.store.records import (
     TaskRecord,
     TaskResultRecord,
     TimerRecord,
+    UsageTotals,
     WaiverRecord,
 )
 
@@ -516,6 +517,10 @@ class RunStore(Protocol):
         self, *, run_id: str | None = None, task_id: str | None = None
     ) -> list[LLMCallRecord]:
         """Model calls, oldest first."""
+        ...
+
+    async def run_usage(self, run_id: str) -> UsageTotals:
+        """The run's model calls summed, in one row however many there are (zeros when none)."""
         ...
 
     # -------------------------------------------------------------- agent hosts

@@ -7,6 +7,7 @@ the contract suite can compare them field by field.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -40,6 +41,7 @@ __all__ = [
     "Reservation",
     "BudgetEventRecord",
     "LLMCallRecord",
+    "UsageTotals",
     "AgentHostRecord",
     "LeaseRecord",
     "Page",
@@ -383,6 +385,28 @@ class LLMCallRecord:
     error: str | None
     latency_ms: float
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class UsageTotals:
+    """Model calls and their usage summed (a run's, a phase's, a task's)."""
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+    @classmethod
+    def of(cls, calls: Iterable[LLMCallRecord]) -> UsageTotals:
+        """The totals of ``calls``."""
+        n = input_tokens = output_tokens = 0
+        cost = 0.0
+        for c in calls:
+            n += 1
+            input_tokens += c.input_tokens
+            output_tokens += c.output_tokens
+            cost += c.cost_usd
+        return cls(n, input_tokens, output_tokens, cost)
 
 
 @dataclass(frozen=True)

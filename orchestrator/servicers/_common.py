@@ -149,15 +149,15 @@ def phase_usage(calls: Sequence[LLMCallRecord], phase: str | None, *, wall: floa
 
 async def run_message(app: App, run: RunRecord) -> run_pb2.Run:
     """The Run message with the derived fields: requested, current phases, usage."""
-    executions, calls = await asyncio.gather(
-        app.store.list_phase_executions(run.id), app.store.list_llm_calls(run_id=run.id)
+    executions, totals = await asyncio.gather(
+        app.store.list_phase_executions(run.id), app.store.run_usage(run.id)
     )
     requested = run.labels.get("requested_phases")
     return run_to_proto(
         run,
         requested=[str(p) for p in requested] if isinstance(requested, list) else run.phases,
         current=[p.phase for p in executions if p.status in _OPEN_PHASE],
-        usage=phase_usage(calls, None, wall=wall_clock(run.created_at, run.finished_at)),
+        usage=usage_to_proto(totals, wall_clock_seconds=wall_clock(run.created_at, run.finished_at)),
     )
 
 

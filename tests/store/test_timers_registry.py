@@ -11,7 +11,7 @@ from ideamine.errors import NotFound, StoreUnavailable
 from ideamine.ids import new_id
 from ideamine.store.base import RunStore
 from ideamine.store.postgres import timers as postgres_timers
-from ideamine.store.records import AgentHostRecord, LLMCallRecord, TimerRecord
+from ideamine.store.records import AgentHostRecord, LLMCallRecord, TimerRecord, UsageTotals
 from ideamine.store.sqlite import ownership as sqlite_ownership
 from tests.store.conftest import Backend, make_run
 
@@ -125,6 +125,10 @@ async def test_llm_calls_are_recorded_and_listed(store: RunStore) -> None:
     assert listed[0].cost_usd == pytest.approx(0.0125) and listed[1].error == "overloaded"
     assert abs(listed[0].created_at - first.created_at) < timedelta(milliseconds=1)
     assert [c.id for c in await store.list_llm_calls(task_id=task_id)] == [first.id, third.id]
+    totals = await store.run_usage(run.id)  # summed by the store, one row
+    assert (totals.calls, totals.input_tokens, totals.output_tokens) == (3, 3600, 2400)
+    assert totals.cost_usd == pytest.approx(0.0375) and totals == UsageTotals.of(listed)
+    assert await store.run_usage((await make_run(store)).id) == UsageTotals()  # no calls: zeros
 
 
 async def test_agent_hosts_register_heartbeat_list(store: RunStore) -> None:

@@ -10,7 +10,7 @@ from ideamine.errors import InvalidInput, NotFound
 from ideamine.store._shared import to_record, utcnow
 from ideamine.store.postgres.db import Conn, StoreBase
 from ideamine.store.postgres.runs import require_id
-from ideamine.store.records import AgentHostRecord, LLMCallRecord
+from ideamine.store.records import AgentHostRecord, LLMCallRecord, UsageTotals
 
 __all__ = ["HostsMixin", "insert_llm_call"]
 
@@ -29,6 +29,11 @@ _UPSERT_HOST = _insert_sql(
     "ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in _HOST_COLUMNS if c != "id"),
 )
 _INSERT_CALL = _insert_sql("llm_calls", _CALL_COLUMNS)
+_RUN_USAGE = """
+SELECT count(*) AS calls, coalesce(sum(input_tokens), 0) AS input_tokens,
+       coalesce(sum(output_tokens), 0) AS output_tokens, coalesce(sum(cost_usd), 0) AS cost_usd
+FROM llm_calls WHERE run_id = $1
+"""
 
 
 async def insert_llm_call(conn: Conn, call: LLMCallRecord) -> None:
@@ -46,6 +51,13 @@ class HostsMixin(StoreBase):
     async def record_llm_call(self, call: LLMCallRecord) -> None:
         """Store one model call's usage and cost."""
         await self._db.transaction(lambda conn: insert_llm_call(conn, call))
+
+    async def run_usage(self, run_id: str) -> UsageTotals:
+        """The run's model calls summed, in one row (zeros when none, or for a malformed id)."""
+        if not _valid(run_id, "run"):
+            return UsageTotals()
+        row = await self._db.fetchrow(_RUN_USAGE, run_id)
+        return UsageTotals(row["calls"], row["input_tokens"], row["output_tokens"], float(row["cost_usd"]))
 
     async def list_llm_calls(
         self, *, run_id: str | None = None, task_id: str | None = None

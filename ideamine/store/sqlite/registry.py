@@ -6,7 +6,7 @@ import dataclasses
 
 from ideamine.errors import InvalidInput
 from ideamine.store._shared import to_record
-from ideamine.store.records import AgentHostRecord, LLMCallRecord, TaskRecord
+from ideamine.store.records import AgentHostRecord, LLMCallRecord, TaskRecord, UsageTotals
 from ideamine.store.sqlite._base import SqliteBase, where
 
 __all__ = ["RegistryMixin"]
@@ -36,6 +36,18 @@ class RegistryMixin(SqliteBase):
         async with self._tx(write=False) as tx:
             rows = await tx.all(f"SELECT * FROM llm_calls WHERE {cond} ORDER BY created_at, id", params)
         return [to_record(LLMCallRecord, r) for r in rows]
+
+    async def run_usage(self, run_id: str) -> UsageTotals:
+        """The run's model calls summed, in one row (zeros when none)."""
+        async with self._tx(write=False) as tx:
+            row = await tx.one(
+                "SELECT count(*) AS calls, coalesce(sum(input_tokens), 0) AS input_tokens, "
+                "coalesce(sum(output_tokens), 0) AS output_tokens, coalesce(sum(cost_usd), 0) AS cost_usd "
+                "FROM llm_calls WHERE run_id = ?",
+                (run_id,),
+            )
+        assert row is not None  # an aggregate always has its row
+        return UsageTotals(row["calls"], row["input_tokens"], row["output_tokens"], float(row["cost_usd"]))
 
     async def register_host(self, host: AgentHostRecord) -> AgentHostRecord:
         """Insert or replace a host registration (keyed by id)."""
