@@ -13,7 +13,11 @@ Verification (:class:`TokenVerifier`, PyJWT):
   never used as an HMAC secret (HS/RS confusion) and ``alg: none`` is always refused;
 - HS256 only when a shared secret is configured (local use);
 - ``iss`` and ``aud`` must match, ``exp`` is required, 30 s leeway for clock skew;
-- claims ``sub`` and ``tenant`` are required, ``roles`` ⊆ {viewer, operator, admin}.
+- claims ``sub`` and ``tenant`` are required, ``roles`` ⊆ {viewer, operator, admin};
+- a verified token is remembered (up to :data:`VERIFIED_CACHE_SIZE` tokens, each until
+  its ``exp`` and at most :data:`VERIFIED_CACHE_SECONDS`): a client polling with one
+  token is not re-verified on every call — decoding and checking it was a quarter of the
+  orchestrator's CPU for a ``GetRun``. The key is the whole token, signature included.
 
 Roles nest: admin ⊇ operator ⊇ viewer. Viewers read; operators create and control runs,
 answer questions, raise budgets, submit tasks and register agent hosts; admins also waive
@@ -28,6 +32,8 @@ import asyncio
 import contextvars
 import json
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -137,6 +143,12 @@ def required_role(method: str) -> Role | None:
 
 # ---------------------------------------------------------------------- verification
 #: algorithms a key of each JWK type may sign with (pinned: never chosen by the token)
+#: most verified tokens remembered at once (least recently used forgotten first)
+VERIFIED_CACHE_SIZE = 1024
+#: longest a verified token is trusted without checking it again (a key rotated out of a
+#: JWKS stops being honoured within this time even for tokens that have not expired)
+VERIFIED_CACHE_SECONDS = 60.0
+
 _KEY_ALGORITHMS = {"RSA": ("RS256",), "EC": ("ES256",)}
 _ASYMMETRIC = frozenset(a for algs in _KEY_ALGORITHMS.values() for a in algs)
 
@@ -157,6 +169,8 @@ class TokenVerifier:
             keys = jwt.PyJWKSet.from_dict(data).keys
             self._keys = {str(k.key_id or i): k for i, k in enumerate(keys)}
         self._client = jwt.PyJWKClient(settings.jwks_url, cache_keys=True) if settings.jwks_url else None
+        #: token -> (its principal, until when it may be trusted without a check)
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
     async def _signing_key(self, token: str, kid: str | None) -> jwt.PyJWK:
         if self._keys:
@@ -172,12 +186,26 @@ class TokenVerifier:
         raise Unauthenticated("the token's signing key is unknown")
 
     async def verify(self, token: str) -> Principal:
-        """The principal a valid token names.
+        """The principal a valid token names (remembered for the next call with the same token).
 
         Raises:
             Unauthenticated: malformed, unsigned, wrongly signed, expired, or for
                 another issuer/audience; or missing ``sub``/``tenant``.
         """
+        now = time.time()
+        known = self._verified.get(token)
+        if known is not None and now < known[1]:
+            self._verified.move_to_end(token)
+            return known[0]
+        principal, expires = await self._verify(token)
+        self._verified[token] = (principal, min(expires, now + VERIFIED_CACHE_SECONDS))
+        self._verified.move_to_end(token)
+        while len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
+        """Check the token in full: its principal and its ``exp``."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -208,7 +236,7 @@ class TokenVerifier:
             raise Unauthenticated("the token has expired") from None
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"the token is invalid: {exc}") from None
-        return _principal(claims)
+        return _principal(claims), float(claims["exp"])
 
 
 def _principal(claims: dict[str, Any]) -> Principal:
