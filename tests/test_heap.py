@@ -30,5 +30,5 @@ def test_the_startup_heap_is_frozen_and_garbage_is_collected_first(thawed: None)
     assert collected() is None  # collected before the freeze, not kept forever
     assert gc.get_freeze_count() > 0
     assert not any(o is kept for o in gc.get_objects())  # no generation walks it any more
-    later = Node()
-    assert any(o is later for o in gc.get_objects())  # what the process allocates after is collected as before
+    later = Node()  # what the process allocates afterwards is collected as before
+    assert any(o is later for o in gc.get_objects())
