@@ -55,8 +55,12 @@ def _model(delay_s: float | None) -> Iterator[str | None]:
         yield server.base_url
 
 
-async def embedded(name: str, delay_s: float | None = None) -> dict[str, Any]:
-    """One example through every phase in this process; its figures."""
+async def embedded(name: str, delay_s: float | None = None, *, freeze_heap: bool = False) -> dict[str, Any]:
+    """One example through every phase in this process; its figures.
+
+    ``freeze_heap``: this process exists for the run (the bench's child), so freeze its
+    startup heap as ``ideamine run`` does (:mod:`ideamine.heap`) — never in a test process.
+    """
     from ideamine.embedded import EmbeddedRuntime
     from ideamine.heap import freeze_startup_heap
     from ideamine.llm.anthropic_provider import AnthropicConfig, AnthropicProvider
@@ -71,7 +75,8 @@ async def embedded(name: str, delay_s: float | None = None) -> dict[str, Any]:
         )
         t0 = time.perf_counter()
         async with EmbeddedRuntime(db_path=Path(d) / "db.sqlite3", provider=provider) as rt:
-            freeze_startup_heap()  # as `ideamine run` does
+            if freeze_heap:
+                freeze_startup_heap()
             t_open = time.perf_counter()
             run = await rt.submit(request)
             final = await rt.drive(run.id)

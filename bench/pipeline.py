@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     if args.child:  # one embedded run in this (child) process
         delay = None if args.child_delay_ms is None else args.child_delay_ms / 1000
-        print(json.dumps(asyncio.run(embedded(args.child, delay))))
+        print(json.dumps(asyncio.run(embedded(args.child, delay, freeze_heap=True))))
         return {}
     names = [n for n in args.examples.split(",") if n]
     unknown = [n for n in names if n not in NAMES]
