@@ -317,12 +317,12 @@ class AgentHost:
         started, exempt its startup heap from full collections (:mod:`ideamine.heap`).
         """
         await self.start()
-        if freeze_heap:
-            freeze_startup_heap()
         loop = asyncio.get_running_loop()
         if handle_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self._on_signal, sig)
+        if freeze_heap:  # after the signal handlers: no window where SIGTERM would kill it outright
+            freeze_startup_heap()
         try:
             await self._stopped.wait()
             if self._drain is not None:

@@ -16,6 +16,7 @@ crash would (tests of takeover).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from types import TracebackType
@@ -197,8 +198,8 @@ class OrchestratorServer:
         """
         if not self._started:
             await self.start()
-        if freeze_heap:
-            freeze_startup_heap()
+        if freeze_heap:  # once serving has installed its signal handlers: no window without them
+            asyncio.get_running_loop().call_soon(freeze_startup_heap)
         try:
             await self.grpc.run(handle_signals=True)
         finally:
