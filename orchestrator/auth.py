@@ -16,8 +16,8 @@ Verification (:class:`TokenVerifier`, PyJWT):
 - claims ``sub`` and ``tenant`` are required, ``roles`` ⊆ {viewer, operator, admin};
 - a verified token is remembered (up to :data:`VERIFIED_CACHE_SIZE` tokens, each until
   its ``exp`` and at most :data:`VERIFIED_CACHE_SECONDS`): a client polling with one
-  token is not re-verified on every call — decoding and checking it was a quarter of the
-  orchestrator's CPU for a ``GetRun``. The key is the whole token, signature included.
+  token is not decoded and checked again on every call (orchestrator CPU per ``GetRun``
+  2.7 → 2.6 ms here). The key is the whole token, signature included.
 
 Roles nest: admin ⊇ operator ⊇ viewer. Viewers read; operators create and control runs,
 answer questions, raise budgets, submit tasks and register agent hosts; admins also waive

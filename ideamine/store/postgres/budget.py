@@ -3,9 +3,11 @@
 ``reserve`` and ``settle`` lock the scope and all its ancestors in id order (``… ORDER BY
 id FOR UPDATE``): every reservation takes its locks in the same order, so concurrent
 ones on overlapping paths queue instead of deadlocking, and the check ``used + reserved
-+ request <= limit`` and the increment are atomic across the path. Each is one statement,
-so a run's scope rows — locked by every model call of the run — are held only while the
-server runs it, not across client round trips.
++ request <= limit`` and the increment are atomic across the path. A run's scope rows are
+locked by every model call of the run, so they are held as briefly as the work allows:
+``reserve`` is one statement (held only while the server runs it, no ``BEGIN``/``COMMIT``
+round trips), and ``settle`` takes them in the last statement of its transaction, after
+writing the call's row.
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ SELECT * FROM checked ORDER BY depth
 """
 
 #: release a reservation and add the actual usage, locking its scopes in id order like
-#: ``_LOCK_PATH``; the updated scopes come back with their crossed thresholds (none: not held)
+#: ``_RESERVE``; the updated scopes come back with their crossed thresholds (none: not held)
 _SETTLE = """
 WITH held AS (
     DELETE FROM budget_reservations WHERE id = $1 RETURNING run_id, scope_ids, tokens, usd
