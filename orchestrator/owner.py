@@ -196,8 +196,11 @@ class RunOwner:
                 await self.tick()
             except IdeaMineError as exc:  # the store is down: keep trying, drivers are fenced
                 log.warning("ownership pass failed: %s", exc.message)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that
+            # arrives as the event is set (a wake during shutdown), and shutdown then hangs
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), interval)
+                async with asyncio.timeout(interval):
+                    await self._kick.wait()
             self._kick.clear()
 
     async def tick(self) -> None:

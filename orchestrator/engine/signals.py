@@ -55,8 +55,9 @@ class Waker:
             task.add_done_callback(lambda _: self._seen.pop(key, None))
         if self._count[run_id] == self._seen.get(key, 0):
             event = self._changed.setdefault(run_id, asyncio.Event())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), timeout)
+            with contextlib.suppress(TimeoutError):  # not wait_for: it can swallow a cancellation
+                async with asyncio.timeout(timeout):
+                    await event.wait()
         self._seen[key] = self._count[run_id]
 
     def forget(self, run_id: str) -> None:
