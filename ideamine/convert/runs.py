@@ -3,7 +3,7 @@ checkpoints."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ideamine._proto.ideamine.v1 import (
@@ -26,7 +26,6 @@ from ideamine.store.records import (
     BudgetScopeRecord,
     CheckpointRecord,
     LedgerRecord,
-    LLMCallRecord,
     PhaseExecutionRecord,
     RunRecord,
     UsageTotals,
@@ -65,11 +64,8 @@ def budget_from_proto(budget: common_pb2.Budget) -> BudgetLimits:
     )
 
 
-def usage_to_proto(
-    calls: Iterable[LLMCallRecord] | UsageTotals, *, wall_clock_seconds: float = 0.0
-) -> common_pb2.Usage:
-    """Settled usage: model calls summed (or their totals, summed by the store)."""
-    totals = calls if isinstance(calls, UsageTotals) else UsageTotals.of(calls)
+def usage_to_proto(totals: UsageTotals, *, wall_clock_seconds: float = 0.0) -> common_pb2.Usage:
+    """Settled usage: model calls summed (:meth:`UsageTotals.of`, or by the store)."""
     return common_pb2.Usage(
         wall_clock_seconds=wall_clock_seconds,
         input_tokens=totals.input_tokens,

@@ -33,42 +33,14 @@ from ideamine.llm.base import LLMProvider, LLMRequest, LLMResult
 from ideamine.llm.breaker import BreakerRegistry
 from ideamine.llm.prices import PriceTable, load_prices
 from ideamine.store.base import RunStore
-from ideamine.store.records import LLMCallRecord, Reservation
+from ideamine.store.records import LLMCallRecord, Reservation, UsageTotals
 
-__all__ = ["GeneratedArtifact", "LLMUsage", "MeteredLLM", "Validator", "estimate_input_tokens"]
+__all__ = ["GeneratedArtifact", "MeteredLLM", "Validator", "estimate_input_tokens"]
 
 #: ``validate(artifact_type, content) -> errors`` (empty when valid), e.g. ``ideamine.schemas.validate_artifact``
 Validator = Callable[[str, Any], list[str]]
 
 _MAX_ERRORS_IN_MESSAGE = 10
-
-
-@dataclass(frozen=True)
-class LLMUsage:
-    """Calls, tokens and cost spent (failed calls included when their usage is known)."""
-
-    calls: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float = 0.0
-
-    def plus(self, input_tokens: int, output_tokens: int, cost_usd: float) -> LLMUsage:
-        """This usage with one more call added."""
-        return LLMUsage(
-            self.calls + 1,
-            self.input_tokens + input_tokens,
-            self.output_tokens + output_tokens,
-            self.cost_usd + cost_usd,
-        )
-
-    def minus(self, earlier: LLMUsage) -> LLMUsage:
-        """What was spent since ``earlier``."""
-        return LLMUsage(
-            self.calls - earlier.calls,
-            self.input_tokens - earlier.input_tokens,
-            self.output_tokens - earlier.output_tokens,
-            self.cost_usd - earlier.cost_usd,
-        )
 
 
 @dataclass(frozen=True)
@@ -149,10 +121,10 @@ class MeteredLLM:
         self._breakers = breakers or BreakerRegistry()
         self._max_repairs = max(0, max_repairs)
         self._model = model
-        self._usage = LLMUsage()
+        self._usage = UsageTotals()
 
     @property
-    def usage(self) -> LLMUsage:
+    def usage(self) -> UsageTotals:
         """Everything this client has spent so far (the agent host reports it)."""
         return self._usage
 

@@ -26,7 +26,7 @@ from ideamine.canonical import canonical_json
 from ideamine.enums import TERMINAL_TASK_STATUSES, TaskStatus
 from ideamine.errors import BudgetExceeded, Conflict, InvalidInput, StaleAttempt
 from ideamine.store.ledger import iso_timestamp
-from ideamine.store.records import JSON, BudgetLimits, TaskRecord
+from ideamine.store.records import JSON, BudgetLimits, TaskRecord, UsageTotals
 from ideamine.tracing import inject_trace
 
 __all__ = [
@@ -53,6 +53,8 @@ __all__ = [
     "limits_exceeded",
     "check_fits",
     "overshoot",
+    "RUN_USAGE_SQL",
+    "usage_from_row",
     "to_record",
     "limits_from_row",
     "limits_params",
@@ -311,6 +313,19 @@ def overshoot(scope: Mapping[str, Any], dimension: str, *, tokens: int, usd: flo
         scope_id=str(scope["id"]),
         dimension=dimension,
     )
+
+
+#: a run's model calls summed in one row (``{mark}``: the backend's placeholder for the run id)
+RUN_USAGE_SQL = """
+SELECT count(*) AS calls, coalesce(sum(input_tokens), 0) AS input_tokens,
+       coalesce(sum(output_tokens), 0) AS output_tokens, coalesce(sum(cost_usd), 0) AS cost_usd
+FROM llm_calls WHERE run_id = {mark}
+"""
+
+
+def usage_from_row(row: Mapping[str, Any]) -> UsageTotals:
+    """The totals of a :data:`RUN_USAGE_SQL` row."""
+    return UsageTotals(row["calls"], row["input_tokens"], row["output_tokens"], float(row["cost_usd"]))
 
 
 # --------------------------------------------------------------- rows → records

@@ -389,7 +389,10 @@ class LLMCallRecord:
 
 @dataclass(frozen=True)
 class UsageTotals:
-    """Model calls and their usage summed (a run's, a phase's, a task's)."""
+    """Model calls and their usage summed (a run's, a phase's, a task's, a metered client's).
+
+    Failed calls count when their usage is known.
+    """
 
     calls: int = 0
     input_tokens: int = 0
@@ -399,14 +402,28 @@ class UsageTotals:
     @classmethod
     def of(cls, calls: Iterable[LLMCallRecord]) -> UsageTotals:
         """The totals of ``calls``."""
-        n = input_tokens = output_tokens = 0
-        cost = 0.0
+        total = cls()
         for c in calls:
-            n += 1
-            input_tokens += c.input_tokens
-            output_tokens += c.output_tokens
-            cost += c.cost_usd
-        return cls(n, input_tokens, output_tokens, cost)
+            total = total.plus(c.input_tokens, c.output_tokens, c.cost_usd)
+        return total
+
+    def plus(self, input_tokens: int, output_tokens: int, cost_usd: float) -> UsageTotals:
+        """These totals with one more call added."""
+        return UsageTotals(
+            self.calls + 1,
+            self.input_tokens + input_tokens,
+            self.output_tokens + output_tokens,
+            self.cost_usd + cost_usd,
+        )
+
+    def minus(self, earlier: UsageTotals) -> UsageTotals:
+        """What was spent since ``earlier``."""
+        return UsageTotals(
+            self.calls - earlier.calls,
+            self.input_tokens - earlier.input_tokens,
+            self.output_tokens - earlier.output_tokens,
+            self.cost_usd - earlier.cost_usd,
+        )
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from ideamine.enums import PhaseStatus, RunStatus
 from ideamine.errors import Conflict, FieldViolation, InvalidInput
 from ideamine.plugins import AgentRegistry
 from ideamine.store.base import RunStore
-from ideamine.store.records import Event, LLMCallRecord, RunRecord
+from ideamine.store.records import Event, LLMCallRecord, RunRecord, UsageTotals
 from orchestrator.auth import current_principal
 from orchestrator.config import OrchestratorConfig
 from orchestrator.engine import events as ev
@@ -144,7 +144,8 @@ def wall_clock(start: datetime | None, end: datetime | None) -> float:
 
 def phase_usage(calls: Sequence[LLMCallRecord], phase: str | None, *, wall: float) -> common_pb2.Usage:
     """Usage of the calls of one phase (all calls when ``phase`` is None)."""
-    return usage_to_proto((c for c in calls if phase is None or c.phase == phase), wall_clock_seconds=wall)
+    totals = UsageTotals.of(c for c in calls if phase is None or c.phase == phase)
+    return usage_to_proto(totals, wall_clock_seconds=wall)
 
 
 async def run_message(app: App, run: RunRecord) -> run_pb2.Run:

@@ -17,7 +17,14 @@ from ideamine._proto.ideamine.v1 import budget_pb2, budget_pb2_grpc
 from ideamine.convert import budget_scope_to_proto, run_to_proto, usage_to_proto
 from ideamine.enums import RunStatus
 from ideamine.errors import FieldViolation, InvalidInput
-from ideamine.store.records import BudgetLimits, BudgetScopeRecord, Event, LLMCallRecord, RunRecord
+from ideamine.store.records import (
+    BudgetLimits,
+    BudgetScopeRecord,
+    Event,
+    LLMCallRecord,
+    RunRecord,
+    UsageTotals,
+)
 from orchestrator.auth import current_principal
 from orchestrator.servicers._common import (
     App,
@@ -112,7 +119,9 @@ class BudgetServicer(budget_pb2_grpc.BudgetServiceServicer):  # type: ignore[mis
             ],
             tasks=[
                 budget_scope_to_proto(
-                    s, used=usage_to_proto(c for c in calls if c.task_id == s.name), task_id=s.name
+                    s,
+                    used=usage_to_proto(UsageTotals.of(c for c in calls if c.task_id == s.name)),
+                    task_id=s.name,
                 )
                 for s in tasks
             ],

@@ -34,7 +34,7 @@ from ideamine.convert import (
 )
 from ideamine.errors import FieldViolation, InvalidInput, NotFound
 from ideamine.ids import new_id
-from ideamine.store.records import Event, NewTask, RunRecord
+from ideamine.store.records import Event, NewTask, RunRecord, UsageTotals
 from orchestrator.auth import current_principal
 from orchestrator.engine import events as ev
 from orchestrator.servicers._common import App, require, tenant_run, violations_message
@@ -228,7 +228,7 @@ class TaskServicer(task_pb2_grpc.TaskServiceServicer):  # type: ignore[misc]
         )
         outputs: Sequence[str] = result.artifact_ids if result is not None else ()
         return task_pb2.GetTaskResponse(
-            task=task_to_proto(task, output_artifact_ids=outputs, usage=usage_to_proto(calls))
+            task=task_to_proto(task, output_artifact_ids=outputs, usage=usage_to_proto(UsageTotals.of(calls)))
         )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import pytest
 
 from ideamine.ids import new_id
 from ideamine.store.base import RunStore
-from ideamine.store.records import BudgetLimits, Event, NewRun, NewTask, RunRecord
+from ideamine.store.records import BudgetLimits, Event, LLMCallRecord, NewRun, NewTask, RunRecord
 
 
 @dataclass
@@ -164,6 +165,35 @@ def new_run(tenant: str = "acme", *, tokens: int | None = 100_000, usd: float | 
         budget=BudgetLimits(tokens=tokens, usd=usd, wall_clock_seconds=3600.0),
         created_by="user-1",
         labels={"team": "growth"},
+    )
+
+
+def make_call(
+    run_id: str,
+    task_id: str | None = None,
+    *,
+    status: str = "ok",
+    input_tokens: int = 1200,
+    output_tokens: int = 800,
+    cost_usd: float = 0.0125,
+) -> LLMCallRecord:
+    """One model call's record (an "error" call carries its reason)."""
+    return LLMCallRecord(
+        id=new_id(),
+        run_id=run_id,
+        task_id=task_id,
+        phase="prd",
+        agent="prd-writer",
+        provider="offline",
+        model="offline",
+        request_hash="ab" * 32,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cost_usd=cost_usd,
+        status=status,
+        error=None if status == "ok" else "overloaded",
+        latency_ms=12.5,
+        created_at=datetime.now(UTC),
     )
 
 

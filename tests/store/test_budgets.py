@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 import pytest
 
 from ideamine.errors import BudgetExceeded, Conflict, NotFound
 from ideamine.ids import new_id
 from ideamine.store.base import RunStore
-from ideamine.store.records import BudgetLimits, Event, LLMCallRecord, Reservation
-from tests.store.conftest import Backend, make_run
+from ideamine.store.records import BudgetLimits, Event, Reservation
+from tests.store.conftest import Backend, make_call, make_run
 
 
 async def run_scope_id(store: RunStore, **limits: int | float | None) -> tuple[str, str]:
@@ -121,39 +120,24 @@ async def test_a_reservation_settles_once(store: RunStore) -> None:
     assert scope.used_tokens == 10 and scope.reserved_tokens == 0
 
 
-def _call(run_id: str, *, tokens: int, usd: float) -> LLMCallRecord:
-    return LLMCallRecord(
-        id=new_id(),
-        run_id=run_id,
-        task_id=None,
-        phase="prd",
-        agent="prd-writer",
-        provider="anthropic",
-        model="claude-haiku-4-5",
-        request_hash="cd" * 32,
-        input_tokens=tokens - 10,
-        output_tokens=10,
-        cost_usd=usd,
-        status="ok",
-        error=None,
-        latency_ms=300.0,
-        created_at=datetime.now(UTC),
-    )
-
-
 async def test_settle_stores_the_paid_call_with_the_spend_or_neither(store: RunStore) -> None:
     run_id, root = await run_scope_id(store, tokens=1000, usd=2.0)
     phase = await store.ensure_budget_scope(
         run_id, kind="phase", name="prd", limits=BudgetLimits(tokens=500), parent_id=root
     )
     reservation = await store.reserve(phase.id, tokens=400, usd=0.5)
-    paid = _call(run_id, tokens=120, usd=0.02)
+    paid = make_call(run_id, input_tokens=110, output_tokens=10, cost_usd=0.02)
     scopes = await store.settle(reservation, tokens=120, usd=0.02, call=paid)
     assert [s.id for s in scopes] == [phase.id, root]  # innermost first, like the reservation
     assert [(s.used_tokens, s.reserved_tokens) for s in scopes] == [(120, 0), (120, 0)]
     assert [c.id for c in await store.list_llm_calls(run_id=run_id)] == [paid.id]
     with pytest.raises(Conflict):  # settled already: neither the spend nor the row counts twice
-        await store.settle(reservation, tokens=120, usd=0.02, call=_call(run_id, tokens=120, usd=0.02))
+        await store.settle(
+            reservation,
+            tokens=120,
+            usd=0.02,
+            call=make_call(run_id, input_tokens=110, output_tokens=10, cost_usd=0.02),
+        )
     assert [c.id for c in await store.list_llm_calls(run_id=run_id)] == [paid.id]
     assert {s.id: s.used_tokens for s in await store.get_budget_scopes(run_id)} == {root: 120, phase.id: 120}
 

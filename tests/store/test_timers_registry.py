@@ -11,9 +11,9 @@ from ideamine.errors import NotFound, StoreUnavailable
 from ideamine.ids import new_id
 from ideamine.store.base import RunStore
 from ideamine.store.postgres import timers as postgres_timers
-from ideamine.store.records import AgentHostRecord, LLMCallRecord, TimerRecord, UsageTotals
+from ideamine.store.records import AgentHostRecord, TimerRecord, UsageTotals
 from ideamine.store.sqlite import ownership as sqlite_ownership
-from tests.store.conftest import Backend, make_run
+from tests.store.conftest import Backend, make_call, make_run
 
 PAST = datetime(2020, 1, 1, tzinfo=UTC)
 
@@ -98,26 +98,11 @@ async def test_llm_calls_are_recorded_and_listed(store: RunStore) -> None:
     run = await make_run(store)
     task_id = new_id()
 
-    def call(task: str | None, status: str = "ok") -> LLMCallRecord:
-        return LLMCallRecord(
-            id=new_id(),
-            run_id=run.id,
-            task_id=task,
-            phase="prd",
-            agent="prd-writer",
-            provider="offline",
-            model="offline",
-            request_hash="ab" * 32,
-            input_tokens=1200,
-            output_tokens=800,
-            cost_usd=0.0125,
-            status=status,
-            error=None if status == "ok" else "overloaded",
-            latency_ms=12.5,
-            created_at=datetime.now(UTC),
-        )
-
-    first, second, third = call(task_id), call(None, "error"), call(task_id)
+    first, second, third = (
+        make_call(run.id, task_id),
+        make_call(run.id, status="error"),
+        make_call(run.id, task_id),
+    )
     for c in (first, second, third):
         await store.record_llm_call(c)
     listed = await store.list_llm_calls(run_id=run.id)

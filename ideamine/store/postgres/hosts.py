@@ -7,7 +7,7 @@ import dataclasses
 import asyncpg  # type: ignore[import-untyped]  # no stubs installed (asyncpg-stubs would fix)
 
 from ideamine.errors import InvalidInput, NotFound
-from ideamine.store._shared import to_record, utcnow
+from ideamine.store._shared import RUN_USAGE_SQL, to_record, usage_from_row, utcnow
 from ideamine.store.postgres.db import Conn, StoreBase
 from ideamine.store.postgres.runs import require_id
 from ideamine.store.records import AgentHostRecord, LLMCallRecord, UsageTotals
@@ -29,11 +29,7 @@ _UPSERT_HOST = _insert_sql(
     "ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in _HOST_COLUMNS if c != "id"),
 )
 _INSERT_CALL = _insert_sql("llm_calls", _CALL_COLUMNS)
-_RUN_USAGE = """
-SELECT count(*) AS calls, coalesce(sum(input_tokens), 0) AS input_tokens,
-       coalesce(sum(output_tokens), 0) AS output_tokens, coalesce(sum(cost_usd), 0) AS cost_usd
-FROM llm_calls WHERE run_id = $1
-"""
+_RUN_USAGE = RUN_USAGE_SQL.format(mark="$1")
 
 
 async def insert_llm_call(conn: Conn, call: LLMCallRecord) -> None:
@@ -56,8 +52,7 @@ class HostsMixin(StoreBase):
         """The run's model calls summed, in one row (zeros when none, or for a malformed id)."""
         if not _valid(run_id, "run"):
             return UsageTotals()
-        row = await self._db.fetchrow(_RUN_USAGE, run_id)
-        return UsageTotals(row["calls"], row["input_tokens"], row["output_tokens"], float(row["cost_usd"]))
+        return usage_from_row(await self._db.fetchrow(_RUN_USAGE, run_id))
 
     async def list_llm_calls(
         self, *, run_id: str | None = None, task_id: str | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from ideamine.errors import InvalidInput
-from ideamine.store._shared import to_record
+from ideamine.store._shared import RUN_USAGE_SQL, to_record, usage_from_row
 from ideamine.store.records import AgentHostRecord, LLMCallRecord, TaskRecord, UsageTotals
 from ideamine.store.sqlite._base import SqliteBase, where
 
@@ -40,14 +40,9 @@ class RegistryMixin(SqliteBase):
     async def run_usage(self, run_id: str) -> UsageTotals:
         """The run's model calls summed, in one row (zeros when none)."""
         async with self._tx(write=False) as tx:
-            row = await tx.one(
-                "SELECT count(*) AS calls, coalesce(sum(input_tokens), 0) AS input_tokens, "
-                "coalesce(sum(output_tokens), 0) AS output_tokens, coalesce(sum(cost_usd), 0) AS cost_usd "
-                "FROM llm_calls WHERE run_id = ?",
-                (run_id,),
-            )
+            row = await tx.one(RUN_USAGE_SQL.format(mark="?"), (run_id,))
         assert row is not None  # an aggregate always has its row
-        return UsageTotals(row["calls"], row["input_tokens"], row["output_tokens"], float(row["cost_usd"]))
+        return usage_from_row(row)
 
     async def register_host(self, host: AgentHostRecord) -> AgentHostRecord:
         """Insert or replace a host registration (keyed by id)."""
