@@ -12,7 +12,11 @@ The batch function is all-or-nothing. When a batch fails with anything but a los
 backend (a fenced attempt, a conflict: one member's problem, not the others'), each
 member is run again on its own, so every caller gets exactly the answer a call of its
 own would have given. When the backend is unreachable every member gets that error —
-nothing of theirs was written. A caller cancelled before its batch starts is left out.
+nothing of theirs was written. A caller cancelled before its batch starts is left out;
+when every caller of the batch in flight has been cancelled, the batch is cancelled too,
+and the last caller's cancellation completes only once the batch has ended: nothing a
+batch does outlives its callers (a relay pass reconnecting to a queue its owner has just
+closed, say, and leaking the connection).
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ class Grouped(Generic[_In, _Out]):
 
     Lifecycle: one per kind of call and owner (a store, a worker), bound to the running
     event loop through its callers' futures; nothing to close — a batch ends with its
-    last caller.
+    last caller (cancelled when that caller is).
     """
 
     def __init__(
@@ -52,6 +56,8 @@ class Grouped(Generic[_In, _Out]):
         self._batch = batch
         self._max_batch = max_batch
         self._waiting: list[tuple[_In, asyncio.Future[_Out]]] = []
+        #: the members of the batch in flight
+        self._running: list[tuple[_In, asyncio.Future[_Out]]] = []
         self._runner: asyncio.Task[None] | None = None
 
     async def __call__(self, item: _In) -> _Out:
@@ -62,7 +68,21 @@ class Grouped(Generic[_In, _Out]):
         # a runner of another (closed) event loop never finishes: this loop gets its own
         if self._runner is None or self._runner.done() or self._runner.get_loop() is not loop:
             self._runner = loop.create_task(self._serve(), name="grouped-calls")
-        return await future
+        try:
+            return await future
+        except asyncio.CancelledError:
+            await self._stop_if_orphaned(loop)
+            raise
+
+    async def _stop_if_orphaned(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Cancel the runner once no caller waits on it, and wait until it has ended."""
+        runner = self._runner
+        if runner is None or runner.done() or runner.get_loop() is not loop:
+            return
+        if any(not f.done() for _, f in (*self._running, *self._waiting)):
+            return  # someone still wants the batch's answer
+        runner.cancel()
+        await asyncio.wait({runner})
 
     async def _serve(self) -> None:
         loop = asyncio.get_running_loop()
@@ -73,7 +93,11 @@ class Grouped(Generic[_In, _Out]):
                 # cancelled callers drop out, and so do callers of a loop that closed under them
                 members = [(item, f) for item, f in taken if not f.done() and f.get_loop() is loop]
                 if members:
-                    await self._run(members)
+                    self._running = members
+                    try:
+                        await self._run(members)
+                    finally:
+                        self._running = []
         except BaseException:  # this task was cancelled (the loop is closing): nobody may hang
             for _, f in [*members, *self._waiting]:
                 if not f.get_loop().is_closed():  # a closed loop's callers are gone already

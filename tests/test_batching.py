@@ -16,13 +16,18 @@ class Doubler:
 
     def __init__(self, *, down: bool = False) -> None:
         self.batches: list[list[int]] = []
+        self.cancelled: list[list[int]] = []
         self.release = asyncio.Event()
         self.release.set()
         self.down = down
 
     async def __call__(self, items: Sequence[int]) -> list[int]:
         self.batches.append(list(items))
-        await self.release.wait()
+        try:
+            await self.release.wait()
+        except asyncio.CancelledError:
+            self.cancelled.append(list(items))
+            raise
         if self.down:
             raise StoreUnavailable("database unavailable")
         if any(i % 2 for i in items):
@@ -76,6 +81,36 @@ async def test_a_caller_cancelled_before_its_batch_is_left_out() -> None:
     with pytest.raises(asyncio.CancelledError):
         await gone
     assert fn.batches == [[2], [6]]
+
+
+async def test_a_batch_whose_callers_all_left_is_stopped_before_the_last_one_returns() -> None:
+    fn, grouped, first = await _first_batch_held()
+    second = asyncio.create_task(grouped(4))  # waits for the next batch
+    await asyncio.sleep(0)
+    second.cancel()
+    first.cancel()
+    for gone in (second, first):
+        with pytest.raises(asyncio.CancelledError):
+            await gone
+    assert fn.cancelled == [[2]]  # already stopped when the last caller's cancellation completed
+    fn.release.set()
+    assert await grouped(6) == 12  # the next call gets a fresh runner
+    assert fn.batches == [[2], [6]]
+
+
+async def test_a_batch_keeps_running_for_the_callers_still_waiting() -> None:
+    fn = Doubler()
+    fn.release.clear()
+    grouped = Grouped(fn)
+    gone, kept = asyncio.create_task(grouped(2)), asyncio.create_task(grouped(4))
+    for _ in range(2):  # the callers queue up, then the runner takes them as one batch
+        await asyncio.sleep(0)
+    gone.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    fn.release.set()
+    assert await kept == 8
+    assert fn.batches == [[2, 4]] and fn.cancelled == []
 
 
 async def test_batches_are_bounded() -> None:
