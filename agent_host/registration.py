@@ -16,7 +16,6 @@ change (DRAINING) is visible without waiting for the next interval.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -29,6 +28,7 @@ import jwt
 from agent_host.servicer import HostState
 from ideamine import tracing
 from ideamine._proto.ideamine.v1 import agent_host_pb2, agent_host_pb2_grpc
+from ideamine.waiting import wait_event
 
 __all__ = ["Registration", "TokenSource", "backoff_seconds"]
 
@@ -148,8 +148,7 @@ class Registration:
                     self.failures,
                     delay,
                 )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            await wait_event(self._wake, delay)
             self._wake.clear()
 
     async def _call(self) -> None:

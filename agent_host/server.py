@@ -54,6 +54,7 @@ from ideamine.queue.reconciler import Reconciler
 from ideamine.rpc import GrpcServer, HealthCheck, Service
 from ideamine.store.base import RunStore
 from ideamine.store.factory import open_store
+from ideamine.waiting import wait_event
 
 __all__ = ["AgentHost"]
 
@@ -243,8 +244,7 @@ class AgentHost:
                 failures += 1
                 delay = backoff_seconds(failures, cap=10.0)
                 log.warning("consuming failed (%s); retrying in %.1fs", exc, delay, exc_info=True)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._draining.wait(), timeout=delay)
+                await wait_event(self._draining, delay)
             else:
                 failures = 0
 

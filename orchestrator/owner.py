@@ -46,6 +46,7 @@ from ideamine.queue.base import TaskQueue
 from ideamine.queue.reconciler import Reconciler
 from ideamine.store.base import RunStore
 from ideamine.store.records import RunRecord
+from ideamine.waiting import wait_event
 from orchestrator.engine.deps import EngineDeps
 from orchestrator.engine.driver import RunDriver
 from orchestrator.engine.signals import Waker
@@ -196,11 +197,7 @@ class RunOwner:
                 await self.tick()
             except IdeaMineError as exc:  # the store is down: keep trying, drivers are fenced
                 log.warning("ownership pass failed: %s", exc.message)
-            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that
-            # arrives as the event is set (a wake during shutdown), and shutdown then hangs
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(interval):
-                    await self._kick.wait()
+            await wait_event(self._kick, interval)
             self._kick.clear()
 
     async def tick(self) -> None:

@@ -16,12 +16,12 @@ seen the following ledger read contains that event.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 from ideamine.enums import TERMINAL_RUN_STATUSES
 from ideamine.store.base import RunStore
 from ideamine.store.records import LedgerRecord
+from ideamine.waiting import wait_event
 
 __all__ = ["follow_ledger", "WatchHub"]
 
@@ -44,8 +44,7 @@ class WatchHub:
     async def wait(self, run_id: str, timeout: float) -> None:  # noqa: ASYNC109 - a bounded nap by design
         """Sleep up to ``timeout`` seconds, less when the run is poked."""
         event = self._events.setdefault(run_id, asyncio.Event())
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
+        await wait_event(event, timeout)
         event.clear()
 
 

@@ -136,10 +136,9 @@ class MemoryBackend:
         ids = s.take_new(count)
         while not ids and not self._closed and (remaining := deadline - loop.time()) > 0:
             async with s.changed:
-                try:
-                    await asyncio.wait_for(
-                        s.changed.wait_for(lambda: self._closed or bool(s.undelivered)), remaining
-                    )
+                try:  # asyncio.timeout, not wait_for: see ideamine.waiting
+                    async with asyncio.timeout(remaining):
+                        await s.changed.wait_for(lambda: self._closed or bool(s.undelivered))
                 except TimeoutError:
                     break
             ids = s.take_new(count)  # another reader may have taken them first: wait again

@@ -300,8 +300,9 @@ class GrpcServer:
     # -- health -------------------------------------------------------------------------
 
     async def _probe(self, check: HealthCheck) -> bool:
-        try:
-            return bool(await asyncio.wait_for(check.check(), timeout=check.timeout))
+        try:  # asyncio.timeout, not wait_for: a shutdown cancelling the poller must stop it
+            async with asyncio.timeout(check.timeout):
+                return bool(await check.check())
         except TimeoutError:
             logger.warning("health check %s timed out after %.1fs", check.name, check.timeout)
         except Exception:

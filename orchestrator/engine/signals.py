@@ -9,9 +9,10 @@ never correctness.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import defaultdict
+
+from ideamine.waiting import wait_event
 
 __all__ = ["Waker"]
 
@@ -55,9 +56,7 @@ class Waker:
             task.add_done_callback(lambda _: self._seen.pop(key, None))
         if self._count[run_id] == self._seen.get(key, 0):
             event = self._changed.setdefault(run_id, asyncio.Event())
-            with contextlib.suppress(TimeoutError):  # not wait_for: it can swallow a cancellation
-                async with asyncio.timeout(timeout):
-                    await event.wait()
+            await wait_event(event, timeout)
         self._seen[key] = self._count[run_id]
 
     def forget(self, run_id: str) -> None:
