@@ -56,6 +56,7 @@ from ideamine.queue.base import TaskQueue
 from ideamine.queue.message import Delivery, TaskMessage
 from ideamine.store.base import RunStore, TaskInputs
 from ideamine.store.records import Event, NewArtifact, TaskRecord, TaskResultRecord
+from ideamine.waiting import cancel_and_wait
 
 __all__ = ["AgentRunner", "TaskWorker"]
 
@@ -206,8 +207,7 @@ class TaskWorker:
         if not self._inflight:
             return
         _, pending = await asyncio.wait(set(self._inflight), timeout=grace)
-        for t in pending:
-            t.cancel()
+        await cancel_and_wait(pending)
         await self._wait_inflight()
 
     def shutdown(self) -> None:

@@ -46,7 +46,7 @@ from ideamine.queue.base import TaskQueue
 from ideamine.queue.reconciler import Reconciler
 from ideamine.store.base import RunStore
 from ideamine.store.records import RunRecord
-from ideamine.waiting import wait_event
+from ideamine.waiting import cancel_and_wait, wait_event
 from orchestrator.engine.deps import EngineDeps
 from orchestrator.engine.driver import RunDriver
 from orchestrator.engine.signals import Waker
@@ -165,12 +165,7 @@ class RunOwner:
         if self._stopped:
             return
         self._stopped = True
-        tasks = [*self._tasks, *(h.driver for h in self.held.values() if h.driver is not None)]
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await cancel_and_wait([*self._tasks, *(h.driver for h in self.held.values() if h.driver is not None)])
         if release:
             for run_id in list(self.held):
                 with contextlib.suppress(IdeaMineError):

@@ -37,7 +37,6 @@ Typical use (a service's ``server.py``)::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 from collections.abc import Callable, Sequence
@@ -54,6 +53,7 @@ from ideamine import metrics, tracing
 from ideamine.rpc.health import NOT_SERVING, SERVING, DrainingHealthServicer, HealthCheck
 from ideamine.rpc.metrics import MetricsInterceptor
 from ideamine.rpc.status import ErrorInterceptor
+from ideamine.waiting import cancel_and_wait
 
 __all__ = ["GrpcServer", "HealthCheck", "LIVENESS_SERVICE", "Service"]
 
@@ -268,9 +268,7 @@ class GrpcServer:
     async def _shutdown(self, grace: float) -> None:
         logger.info("shutting down %s (grace %.1fs)", self.service_names, grace)
         if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
+            await cancel_and_wait([self._poller])
         await self._health.enter_graceful_shutdown()
         if self._server is not None:
             await self._server.stop(grace)
