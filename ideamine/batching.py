@@ -45,6 +45,11 @@ class Grouped(Generic[_In, _Out]):
     Lifecycle: one per kind of call and owner (a store, a worker), bound to the running
     event loop through its callers' futures; nothing to close — a batch ends with its
     last caller (cancelled when that caller is).
+
+    ``finish_orphans``: a running batch whose callers were all cancelled is finished
+    instead, in the background. For commits whose backend outlives the batch (an asyncpg
+    pool's close waits for its connections): a result already being committed for a
+    task whose worker was stopped stays committed rather than being paid for again.
     """
 
     def __init__(
@@ -52,9 +57,11 @@ class Grouped(Generic[_In, _Out]):
         batch: Callable[[Sequence[_In]], Awaitable[Sequence[_Out]]],
         *,
         max_batch: int = MAX_BATCH,
+        finish_orphans: bool = False,
     ) -> None:
         self._batch = batch
         self._max_batch = max_batch
+        self._finish_orphans = finish_orphans
         self._waiting: list[tuple[_In, asyncio.Future[_Out]]] = []
         #: the members of the batch in flight
         self._running: list[tuple[_In, asyncio.Future[_Out]]] = []
@@ -77,7 +84,7 @@ class Grouped(Generic[_In, _Out]):
     async def _stop_if_orphaned(self, loop: asyncio.AbstractEventLoop) -> None:
         """Cancel the runner once no caller waits on it, and wait until it has ended."""
         runner = self._runner
-        if runner is None or runner.done() or runner.get_loop() is not loop:
+        if self._finish_orphans or runner is None or runner.done() or runner.get_loop() is not loop:
             return
         if any(not f.done() for _, f in (*self._running, *self._waiting)):
             return  # someone still wants the batch's answer

@@ -98,6 +98,21 @@ async def test_a_batch_whose_callers_all_left_is_stopped_before_the_last_one_ret
     assert fn.batches == [[2], [6]]
 
 
+async def test_a_commit_batch_whose_callers_all_left_is_finished_in_the_background() -> None:
+    fn = Doubler()
+    fn.release.clear()
+    grouped = Grouped(fn, finish_orphans=True)
+    first = asyncio.create_task(grouped(2))
+    for _ in range(2):  # the caller queues up, then the runner starts its batch
+        await asyncio.sleep(0)
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first  # the caller leaves at once
+    fn.release.set()
+    assert await grouped(4) == 8  # served after the orphaned batch, which ran to its end
+    assert fn.batches == [[2], [4]] and fn.cancelled == []
+
+
 async def test_a_batch_keeps_running_for_the_callers_still_waiting() -> None:
     fn = Doubler()
     fn.release.clear()

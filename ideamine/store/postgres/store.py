@@ -51,7 +51,7 @@ class PostgresRunStore(
 
     def __init__(self, dsn: str, *, min_size: int = 2, max_size: int = 10) -> None:
         self._db = Database(dsn, min_size=min_size, max_size=max_size)
-        self._commits = Grouped(self.commit_task_results)
+        self._commits = Grouped(self.commit_task_results, finish_orphans=True)  # see Grouped
         self._starts = Grouped(self.start_tasks)
         self._task_reads = Grouped(self._tasks_with_results)
         self._input_reads = Grouped(self._tasks_inputs)
