@@ -13,10 +13,11 @@ backend (a fenced attempt, a conflict: one member's problem, not the others'), e
 member is run again on its own, so every caller gets exactly the answer a call of its
 own would have given. When the backend is unreachable every member gets that error —
 nothing of theirs was written. A caller cancelled before its batch starts is left out;
-when every caller of the batch in flight has been cancelled, the batch is cancelled too,
-and the last caller's cancellation completes only once the batch has ended: nothing a
-batch does outlives its callers (a relay pass reconnecting to a queue its owner has just
-closed, say, and leaking the connection).
+when every caller of the batch in flight has been cancelled, the batch is cancelled too
+(unless the batches are commits worth finishing: ``finish_orphans``), and the last
+caller's cancellation completes only once the batch has ended: nothing a batch does
+outlives its callers (a relay pass reconnecting to a queue its owner has just closed,
+say, and leaking the connection).
 """
 
 from __future__ import annotations
