@@ -54,7 +54,7 @@ from ideamine.queue.reconciler import Reconciler
 from ideamine.rpc import GrpcServer, HealthCheck, Service
 from ideamine.store.base import RunStore
 from ideamine.store.factory import open_store
-from ideamine.waiting import wait_event
+from ideamine.waiting import cancel_and_wait, wait_event
 
 __all__ = ["AgentHost"]
 
@@ -300,8 +300,7 @@ class AgentHost:
         in-flight task was finished or handed back.
         """
         if self._keeping_alive is not None:
-            self._keeping_alive.cancel()
-            await asyncio.gather(self._keeping_alive, return_exceptions=True)
+            await cancel_and_wait([self._keeping_alive])
         with contextlib.suppress(Exception):
             await self.queue.close()
         with contextlib.suppress(Exception):

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from ideamine.enums import TERMINAL_RUN_STATUSES, PhaseStatus, RunStatus
 from ideamine.errors import Conflict
 from ideamine.store.records import Event, PhaseExecutionRecord, RunRecord
+from ideamine.waiting import cancel_and_wait
 from orchestrator.engine import events as ev
 from orchestrator.engine import telemetry
 from orchestrator.engine.artifact_view import HandoffListing
@@ -111,10 +112,7 @@ class RunDriver:
         finally:
             # a drive that ends early (cancelled: its replica lost the run lease; or a phase
             # raised) must not leave phase tasks advancing the run behind its back
-            for t in running:
-                t.cancel()
-            if running:
-                await asyncio.gather(*running, return_exceptions=True)
+            await cancel_and_wait(running)
         return await self._conclude(run_id, wanted, complete, stops)
 
     async def _lapsed_waivers(
