@@ -138,7 +138,6 @@ CREATE TABLE outbox (
     claimed_by    TEXT,  -- the relay publishing the row (RunStore.claim_outbox)
     claimed_until TEXT   -- its claim lapses then; another relay may take the row
 );
-CREATE INDEX outbox_unpublished ON outbox (topic, id) WHERE published_at IS NULL;
 CREATE INDEX outbox_claimable ON outbox (id) WHERE published_at IS NULL;
 
 CREATE TABLE timers (
@@ -154,7 +153,7 @@ CREATE TABLE timers (
     created_at TEXT NOT NULL,
     UNIQUE (run_id, kind, key)
 );
-CREATE INDEX timers_due ON timers (fire_at) WHERE fired_at IS NULL AND claimed_by IS NULL;
+CREATE INDEX timers_unfired ON timers (fire_at) WHERE fired_at IS NULL;
 
 CREATE TABLE checkpoints (
     id         TEXT PRIMARY KEY,
@@ -313,4 +312,4 @@ CREATE TABLE run_leases (
     expires_at TEXT NOT NULL
 );
 
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;

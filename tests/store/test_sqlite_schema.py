@@ -142,9 +142,20 @@ async def test_tables_and_columns_equal_the_postgresql_migration(db_path: Path, 
     assert _columns(db_path) == postgres
 
 
-def _downgrade_to_version_1(path: Path) -> None:
-    """Undo the version-2 change (outbox claims) the way a file written by older code looks."""
+def _indexes(path: Path) -> set[str]:
     with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+        return {name for (name,) in rows}
+
+
+def _downgrade_to_version_1(path: Path) -> None:
+    """Undo the version-2 and -3 changes (outbox claims; indexes), as a file written by older code looks."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP INDEX timers_unfired")
+        conn.execute(
+            "CREATE INDEX timers_due ON timers (fire_at) WHERE fired_at IS NULL AND claimed_by IS NULL"
+        )
+        conn.execute("CREATE INDEX outbox_unpublished ON outbox (topic, id) WHERE published_at IS NULL")
         conn.execute("DROP INDEX outbox_claimable")
         conn.execute("ALTER TABLE outbox DROP COLUMN claimed_by")
         conn.execute("ALTER TABLE outbox DROP COLUMN claimed_until")
@@ -156,7 +167,7 @@ async def test_a_version_1_file_is_upgraded_in_place_with_its_rows(tmp_path: Pat
     async with SqliteStore(path) as store:
         run = await make_run(store)
         [task] = await store.create_tasks([new_task(run.id)])
-    fresh = _columns(path)
+    fresh = _columns(path), _indexes(path)
     _downgrade_to_version_1(path)
     stores = await asyncio.gather(*(open_sqlite(path) for _ in range(3)))  # racing openers upgrade once
     try:
@@ -166,6 +177,6 @@ async def test_a_version_1_file_is_upgraded_in_place_with_its_rows(tmp_path: Pat
     finally:
         for s in stores:
             await s.close()
-    assert _columns(path) == fresh
+    assert (_columns(path), _indexes(path)) == fresh
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -119,6 +119,17 @@ class Database:
                 # their generic plans use indexes (unnest batches + "= ANY($ids)" conditions),
                 # and re-planning the large CTEs per call cost more than executing them
                 "plan_cache_mode": "force_generic_plan",
+                # ...but a generic plan is made on a connection's first call and kept until
+                # the table is next analyzed, so one made while a table was small (a fresh
+                # database, the first minute of a service) chose a sequential scan and kept
+                # it while the table grew: inserting 100 tasks scanned every task_result
+                # row, ~25 ms per batch after 10,000 tasks (bench/throughput.py). No store
+                # statement is meant to read a whole table; this makes a seq scan the last
+                # resort, taken only where no index applies
+                "enable_seqscan": "off",
+                # the store runs short statements only; with the seq-scan penalty in their
+                # costs the server would JIT-compile them (~150 ms per call, measured)
+                "jit": "off",
                 # a process frozen inside a transaction (SIGSTOP, a VM pause) would hold its
                 # row locks for ever and stall every writer of those rows — the run's driver
                 # included; the server ends such a session instead (found by tests/chaos)

@@ -32,6 +32,9 @@ WHERE id IN (
 RETURNING *
 """
 
+#: a published row keeps its first mark (a row claimed twice may be published twice)
+_MARK_PUBLISHED = "UPDATE outbox SET published_at = $2 WHERE id = ANY($1::bigint[]) AND published_at IS NULL"
+
 
 class JournalMixin(StoreBase):
     """Ledger appends/reads/verification and outbox fetch/mark.
@@ -120,13 +123,7 @@ class JournalMixin(StoreBase):
         if not outbox_ids:
             return
         now = utcnow()
-        await self._db.relaxed(
-            lambda conn: conn.execute(
-                "UPDATE outbox SET published_at = $2 WHERE id = ANY($1::bigint[]) AND published_at IS NULL",
-                list(outbox_ids),
-                now,
-            )
-        )
+        await self._db.relaxed(lambda conn: conn.execute(_MARK_PUBLISHED, list(outbox_ids), now))
 
     async def release_outbox(self, outbox_ids: Sequence[int], *, owner: str) -> int:
         """Clear ``owner``'s claims on the unpublished rows among ``outbox_ids``."""

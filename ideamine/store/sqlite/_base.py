@@ -59,6 +59,11 @@ UPGRADES: dict[int, tuple[str, ...]] = {
         "ALTER TABLE outbox ADD COLUMN claimed_until TEXT",
         "CREATE INDEX outbox_claimable ON outbox (id) WHERE published_at IS NULL",
     ),
+    2: (  # migrations/0003_indexes_for_generic_plans.sql
+        "DROP INDEX outbox_unpublished",
+        "DROP INDEX timers_due",
+        "CREATE INDEX timers_unfired ON timers (fire_at) WHERE fired_at IS NULL",
+    ),
 }
 
 #: how long a writer waits for another process's write lock before giving up (ms)
