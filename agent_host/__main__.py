@@ -7,11 +7,11 @@ Exit codes: 0 after an orderly drain, 2 for bad settings or a plugin that fails 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
 
 from agent_host.config import add_arguments, config_from_args
+from ideamine import event_loop
 from ideamine.errors import IdeaMineError
 
 __all__ = ["build_parser", "main", "serve"]
@@ -31,6 +31,7 @@ def serve(args: argparse.Namespace) -> int:
     from ideamine.observability import setup_service
 
     config = config_from_args(args)
+    event_loop.chosen_loop()  # refuse a bad IDEAMINE_EVENT_LOOP before anything starts
     obs = setup_service(
         "ideamine-agent-host",
         metrics_port=config.metrics_port,
@@ -38,7 +39,7 @@ def serve(args: argparse.Namespace) -> int:
         log_level=config.log_level,
     )
     try:
-        asyncio.run(AgentHost(config).run(freeze_heap=True))
+        event_loop.run(AgentHost(config).run(freeze_heap=True))
     finally:
         obs.close()
     return 0

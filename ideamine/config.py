@@ -16,7 +16,16 @@ if TYPE_CHECKING:  # the SDK import is slow; commands that never call a model sk
     from ideamine.llm.anthropic_provider import AnthropicConfig
     from ideamine.tracing import TracingSettings
 
-__all__ = ["anthropic_config_from_env", "orchestrator_address_from_env", "tracing_settings_from_env"]
+__all__ = [
+    "EVENT_LOOPS",
+    "anthropic_config_from_env",
+    "event_loop_from_env",
+    "orchestrator_address_from_env",
+    "tracing_settings_from_env",
+]
+
+#: the event loops a process can run on (``IDEAMINE_EVENT_LOOP``; unset: uvloop where installed)
+EVENT_LOOPS = ("uvloop", "asyncio")
 
 
 def anthropic_config_from_env() -> AnthropicConfig:
@@ -44,6 +53,23 @@ def anthropic_config_from_env() -> AnthropicConfig:
 def orchestrator_address_from_env(default: str = "127.0.0.1:50051") -> str:
     """Where clients find the orchestrator: ``IDEAMINE_ORCHESTRATOR_ADDR`` or ``default``."""
     return os.environ.get("IDEAMINE_ORCHESTRATOR_ADDR", "").strip() or default
+
+
+def event_loop_from_env() -> str | None:
+    """``IDEAMINE_EVENT_LOOP``: one of :data:`EVENT_LOOPS`, or None when unset (the default).
+
+    Raises:
+        InvalidInput: any other value.
+    """
+    value = os.environ.get("IDEAMINE_EVENT_LOOP", "").strip().lower()
+    if not value:
+        return None
+    if value not in EVENT_LOOPS:
+        raise InvalidInput(
+            f"IDEAMINE_EVENT_LOOP must be one of {', '.join(EVENT_LOOPS)}, not {value!r}",
+            field="IDEAMINE_EVENT_LOOP",
+        )
+    return value
 
 
 def tracing_settings_from_env(service_name: str, *, embedded: bool) -> TracingSettings:

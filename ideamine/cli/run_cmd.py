@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ideamine import event_loop
 from ideamine.enums import RunStatus
 from ideamine.errors import InvalidInput
 from ideamine.heap import freeze_startup_heap
@@ -147,11 +148,12 @@ def _run(args: argparse.Namespace) -> int:
             raise InvalidInput("--budget-tokens must not be negative", field="budget_tokens")
         request = replace(request, budget=replace(request.budget, tokens=args.budget_tokens))
     _check_model(args.model)
+    event_loop.chosen_loop()  # a bad IDEAMINE_EVENT_LOOP is refused before --out is touched
     out = Path(args.out)
     if (out / RUN_META).exists():
         raise InvalidInput(f"{out} already holds a run; continue it with: ideamine resume {out}", field="out")
     out.mkdir(parents=True, exist_ok=True)
-    return asyncio.run(_drive(out, args.model, None, request, args.quiet, None))
+    return event_loop.run(_drive(out, args.model, None, request, args.quiet, None))
 
 
 def _check_model(spec: str) -> None:
@@ -178,7 +180,7 @@ def _resume(args: argparse.Namespace) -> int:
     raised = None
     if args.budget_usd is not None or args.budget_tokens is not None:
         raised = BudgetLimits(tokens=args.budget_tokens, usd=args.budget_usd)
-    return asyncio.run(
+    return event_loop.run(
         _drive(out, args.model or meta["model"], meta["run_id"], None, args.quiet, raised, args.answer or [])
     )
 

@@ -10,11 +10,11 @@ changes. Flags default to None so that each service's ``config.py`` can apply th
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent_host.config import add_arguments as add_agent_host_arguments
+from ideamine import event_loop
 from ideamine.cli.gateway_cmd import SERVE_HELP, add_serve_arguments, serve_gateway
 from orchestrator.config import DEFAULT_METRICS_PORT as ORCHESTRATOR_METRICS_PORT
 from orchestrator.config import OrchestratorConfig, load_config
@@ -126,6 +126,7 @@ def _run_orchestrator(args: argparse.Namespace) -> int:
     from orchestrator.server import OrchestratorServer
 
     config = orchestrator_config(args)
+    event_loop.chosen_loop()  # refuse a bad IDEAMINE_EVENT_LOOP before anything starts
     obs = setup_service(
         "ideamine-orchestrator",
         metrics_port=args.metrics_port,
@@ -133,7 +134,7 @@ def _run_orchestrator(args: argparse.Namespace) -> int:
         log_level=args.log_level,
     )
     try:
-        asyncio.run(OrchestratorServer(config).run(freeze_heap=True))
+        event_loop.run(OrchestratorServer(config).run(freeze_heap=True))
     finally:
         obs.close()
     return 0
