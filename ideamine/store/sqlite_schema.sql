@@ -72,7 +72,6 @@ CREATE TABLE tasks (
 );
 CREATE INDEX tasks_run ON tasks (run_id, phase);
 CREATE INDEX tasks_status ON tasks (status, lease_expires_at);
-CREATE INDEX tasks_idempotency_key ON tasks (idempotency_key);
 
 CREATE TABLE task_results (
     idempotency_key TEXT PRIMARY KEY,

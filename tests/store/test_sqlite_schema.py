@@ -151,6 +151,7 @@ def _indexes(path: Path) -> set[str]:
 def _downgrade_to_version_1(path: Path) -> None:
     """Undo the version-2 and -3 changes (outbox claims; indexes), as a file written by older code looks."""
     with sqlite3.connect(path) as conn:
+        conn.execute("CREATE INDEX tasks_idempotency_key ON tasks (idempotency_key)")
         conn.execute("DROP INDEX timers_unfired")
         conn.execute(
             "CREATE INDEX timers_due ON timers (fire_at) WHERE fired_at IS NULL AND claimed_by IS NULL"

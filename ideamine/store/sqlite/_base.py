@@ -59,8 +59,9 @@ UPGRADES: dict[int, tuple[str, ...]] = {
         "ALTER TABLE outbox ADD COLUMN claimed_until TEXT",
         "CREATE INDEX outbox_claimable ON outbox (id) WHERE published_at IS NULL",
     ),
-    2: (  # migrations/0003_indexes_for_generic_plans.sql
+    2: (  # migrations/0003_indexes.sql
         "DROP INDEX outbox_unpublished",
+        "DROP INDEX tasks_idempotency_key",
         "DROP INDEX timers_due",
         "CREATE INDEX timers_unfired ON timers (fire_at) WHERE fired_at IS NULL",
     ),
