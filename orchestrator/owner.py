@@ -6,7 +6,8 @@ it is woken (a run was created or resumed here):
 1. **Adopt**: ``store.runs_needing_owner()`` lists non-terminal runs whose lease is
    missing or expired; ``acquire_lease`` takes each one (fence + 1) unless another
    replica got there first. A replica never holds more than ``max_active_runs``.
-2. **Renew** every held lease. A renewal that fails — another replica holds the run now,
+2. **Renew** every held lease, in a loop of its own (every ``lease/3`` seconds, never
+   behind a slow pass). A renewal that fails — another replica holds the run now,
    or the store has been unreachable past the lease's expiry — means the run is *lost*:
    its driver task is cancelled at once, so two replicas never advance one run.
 3. **Drive** each held run whose status is PENDING or RUNNING with a ``RunDriver`` whose
@@ -25,6 +26,10 @@ with this replica's consumer name and wake the waiting phase), the periodic
 sweep** that gives the tasks of a dead agent host to others as soon as its liveness lock
 is gone (:mod:`orchestrator.lost_workers`), instead of when their leases run out.
 
+Each step handles its runs :data:`PASS_CONCURRENCY` at a time. A replica holding 1,000
+runs used to make 4,000 sequential store calls per pass, renewals included; the pass took
+longer than a lease lasts, so every lease expired (bench/scale.py).
+
 When a replica dies (kill -9), its leases simply expire; another replica's step 1 adopts
 the runs and the engine resumes them from durable state.
 """
@@ -35,10 +40,10 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from ideamine.enums import TERMINAL_RUN_STATUSES, RunStatus
 from ideamine.errors import IdeaMineError, NotFound
@@ -60,9 +65,16 @@ log = logging.getLogger(__name__)
 #: builds the engine's dependencies for one drive over the given (fenced) store
 DepsFactory = Callable[[RunStore], EngineDeps]
 
+_Item = TypeVar("_Item")
+
 _DRIVABLE = (RunStatus.PENDING, RunStatus.RUNNING)
 #: longest pause before re-driving a run whose driver crashed
 _MAX_RETRY_SECONDS = 30.0
+
+#: runs an ownership step works on at once (renewals, adoptions, timers, steering): enough
+#: to keep a pass well inside a lease at 1,000 runs, few enough to leave the store's
+#: connection pool to the drivers
+PASS_CONCURRENCY = 8
 
 
 class FencedStore:
@@ -146,6 +158,7 @@ class RunOwner:
             return
         self._tasks = [
             asyncio.create_task(self._own_loop(), name=f"owner:{self.replica_id}"),
+            asyncio.create_task(self._renew_loop(), name=f"renew:{self.replica_id}"),
             asyncio.create_task(self._relay_loop(), name=f"relay:{self.replica_id}"),
             asyncio.create_task(self._reconcile_loop(), name=f"reconcile:{self.replica_id}"),
             asyncio.create_task(self._lost_worker_loop(), name=f"lost-workers:{self.replica_id}"),
@@ -189,34 +202,55 @@ class RunOwner:
         interval = self.lease_seconds / 3
         while True:
             try:
-                await self.tick()
+                await self.manage()
             except IdeaMineError as exc:  # the store is down: keep trying, drivers are fenced
                 log.warning("ownership pass failed: %s", exc.message)
             await wait_event(self._kick, interval)
             self._kick.clear()
 
+    async def _renew_loop(self) -> None:
+        """Renew every ``lease/3`` seconds, whatever the ownership pass is doing.
+
+        Renewals have a loop of their own because a pass can be slow: steering 1,000 runs
+        whose drivers keep the store's connections busy took 16 s (bench/scale.py), and
+        renewals queued behind it let every lease expire.
+        """
+        interval = self.lease_seconds / 3
+        while True:
+            try:
+                await self.renew()
+            except IdeaMineError as exc:
+                log.warning("lease renewal failed: %s", exc.message)
+            await asyncio.sleep(interval)
+
     async def tick(self) -> None:
-        """One ownership pass: renew, adopt, then start or stop drivers."""
-        await self._renew()
+        """One whole pass by hand: renew, then :meth:`manage`."""
+        await self.renew()
+        await self.manage()
+
+    async def renew(self) -> None:
+        """Renew every held lease; a run whose lease is gone is lost (its driver stops)."""
+        await _for_each(list(self.held.items()), self._renew)
+
+    async def manage(self) -> None:
+        """Adopt runs needing an owner, fire due timers, then start or stop drivers."""
         room = self.max_active_runs - len(self.held)
         if room > 0:
-            for run_id in await self.store.runs_needing_owner(limit=room):
-                if run_id not in self.held:
-                    await self._adopt(run_id)
-        await self._fire_timers()
-        for run_id, held in list(self.held.items()):
-            await self._steer(run_id, held)
+            wanted = [r for r in await self.store.runs_needing_owner(limit=room) if r not in self.held]
+            await _for_each(wanted, self._adopt)
+        await _for_each(list(self.held.items()), self._fire_timers)
+        await _for_each(list(self.held.items()), self._steer)
 
-    async def _fire_timers(self) -> None:
-        """Fire the due durable timers of held runs through the engine's one timer path.
+    async def _fire_timers(self, item: tuple[str, _Held]) -> None:
+        """Fire the due durable timers of a held run through the engine's one timer path.
 
-        Each run's timers fire over its fenced store, so a replica that lost the lease
+        The run's timers fire over its fenced store, so a replica that lost the lease
         cannot resume the run; see :func:`orchestrator.engine.timers.fire_due_timers`.
         """
-        for run_id, held in list(self.held.items()):
-            deps = self.deps_factory(cast(RunStore, FencedStore(self.store, (self.replica_id, held.fence))))
-            if await fire_due_timers(deps, owner=self.replica_id, run_ids=[run_id]):
-                self.waker.notify(run_id)
+        run_id, held = item
+        deps = self.deps_factory(cast(RunStore, FencedStore(self.store, (self.replica_id, held.fence))))
+        if await fire_due_timers(deps, owner=self.replica_id, run_ids=[run_id]):
+            self.waker.notify(run_id)
 
     async def _adopt(self, run_id: str) -> None:
         try:
@@ -229,23 +263,23 @@ class RunOwner:
             log.info("replica %s owns run %s (fence %d)", self.replica_id, run_id, lease.fence)
             self.held[run_id] = _Held(fence=lease.fence, expires_at=lease.expires_at)
 
-    async def _renew(self) -> None:
-        for run_id, held in list(self.held.items()):
-            try:
-                lease = await self.store.acquire_lease(
-                    run_id, owner=self.replica_id, ttl_seconds=self.lease_seconds
-                )
-            except NotFound:
-                lease = None
-            except IdeaMineError as exc:
-                if datetime.now(UTC) < held.expires_at:
-                    continue  # cannot renew now, but the lease still holds
-                log.warning("run %s: lease expired while the store was unreachable (%s)", run_id, exc.message)
-                lease = None
-            if lease is None or lease.fence != held.fence:
-                self._lose(run_id, held)
-            else:
-                held.expires_at = lease.expires_at
+    async def _renew(self, item: tuple[str, _Held]) -> None:
+        run_id, held = item
+        try:
+            lease = await self.store.acquire_lease(
+                run_id, owner=self.replica_id, ttl_seconds=self.lease_seconds
+            )
+        except NotFound:
+            lease = None
+        except IdeaMineError as exc:
+            if datetime.now(UTC) < held.expires_at:
+                return  # cannot renew now, but the lease still holds
+            log.warning("run %s: lease expired while the store was unreachable (%s)", run_id, exc.message)
+            lease = None
+        if lease is None or lease.fence != held.fence:
+            self._lose(run_id, held)
+        else:
+            held.expires_at = lease.expires_at
 
     def _lose(self, run_id: str, held: _Held) -> None:
         log.warning("replica %s lost run %s; stopping its driver", self.replica_id, run_id)
@@ -253,7 +287,8 @@ class RunOwner:
             held.driver.cancel()
         self.held.pop(run_id, None)
 
-    async def _steer(self, run_id: str, held: _Held) -> None:
+    async def _steer(self, item: tuple[str, _Held]) -> None:
+        run_id, held = item
         try:
             run = await self.store.get_run(run_id)
         except NotFound:
@@ -265,7 +300,7 @@ class RunOwner:
             await self.store.release_lease(run_id, owner=self.replica_id)
             self.held.pop(run_id, None)
             self.waker.forget(run_id)
-        elif run.status in _DRIVABLE and not driving:
+        elif run.status in _DRIVABLE and not driving and self.held.get(run_id) is held:  # not lost meanwhile
             if asyncio.get_running_loop().time() >= held.retry_at:
                 held.driver = asyncio.create_task(self._drive(run_id, held), name=f"drive:{run_id}")
 
@@ -347,3 +382,21 @@ class RunOwner:
             except IdeaMineError as exc:
                 log.warning("reconcile failed: %s", exc.message)
             await asyncio.sleep(self.reconcile_seconds)
+
+
+async def _for_each(items: Sequence[_Item], step: Callable[[_Item], Awaitable[None]]) -> None:
+    """Run ``step`` on every item, :data:`PASS_CONCURRENCY` at a time.
+
+    Every item gets its step even when another's fails; the first failure is raised after
+    all have finished (the ownership loop logs it and tries again next pass).
+    """
+    gate = asyncio.Semaphore(PASS_CONCURRENCY)
+
+    async def one(item: _Item) -> None:
+        async with gate:
+            await step(item)
+
+    outcomes = await asyncio.gather(*(one(i) for i in items), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import pytest
 
@@ -18,7 +20,7 @@ from ideamine.store.factory import open_store
 from ideamine.store.records import BudgetLimits, Event, NewRun
 from orchestrator.engine.deps import EngineDeps
 from orchestrator.engine.signals import Waker
-from orchestrator.owner import RunOwner
+from orchestrator.owner import PASS_CONCURRENCY, RunOwner
 from tests.orchestrator.conftest import drop_queue
 from tests.orchestrator.support import create_database, drop_database, unique_prefix
 from tests.polling import eventually
@@ -135,3 +137,75 @@ async def _done(task: object) -> bool:
 
 async def _status_is(rig: Rig, run_id: str, status: RunStatus) -> bool:
     return (await rig.store.get_run(run_id)).status is status
+
+
+class _CountingLeases:
+    """The store, counting how many ``acquire_lease`` calls are in flight at once."""
+
+    def __init__(self, store: RunStore) -> None:
+        self._store = store
+        self.in_flight = self.most = self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def acquire_lease(self, run_id: str, **kw: Any) -> Any:
+        self.in_flight += 1
+        self.calls += 1
+        self.most = max(self.most, self.in_flight)
+        try:
+            await asyncio.sleep(0.01)  # a store call that takes a while, as under load
+            return await self._store.acquire_lease(run_id, **kw)
+        finally:
+            self.in_flight -= 1
+
+
+async def test_an_ownership_pass_works_on_several_runs_at_once(rig: Rig) -> None:
+    runs = [await rig.run(RunStatus.PAUSED) for _ in range(2 * PASS_CONCURRENCY)]  # held, never driven
+    counting = _CountingLeases(rig.store)
+    owner = rig.owner("replica-c", lease=5)
+    owner.store = cast(RunStore, counting)
+    try:
+        await owner.tick()  # adopts every run
+        assert set(owner.held) == set(runs)
+        assert counting.most == PASS_CONCURRENCY  # not one after another, and never more
+        before = {r: h.expires_at for r, h in owner.held.items()}
+        counting.most = counting.calls = 0
+        await owner.tick()  # renews every lease
+        assert counting.calls == len(runs) and counting.most == PASS_CONCURRENCY
+        assert all(owner.held[r].expires_at > before[r] for r in runs)
+    finally:
+        await owner.shutdown()
+
+
+class _SlowRunReads:
+    """The store, with every ``get_run`` taking ``delay`` seconds (a busy store)."""
+
+    def __init__(self, store: RunStore, delay: float) -> None:
+        self._store, self.delay = store, delay
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def get_run(self, run_id: str) -> Any:
+        await asyncio.sleep(self.delay)
+        return await self._store.get_run(run_id)
+
+
+async def test_leases_are_renewed_while_a_slow_pass_steers(rig: Rig) -> None:
+    run_id = await rig.run(RunStatus.PAUSED)
+    owner = rig.owner("replica-s", lease=0.6)
+    owner.store = cast(RunStore, _SlowRunReads(rig.store, delay=3.0))  # steering outlasts the lease 5 times
+    owner.start()
+    try:
+        await eventually(lambda: _holds(owner, run_id), what="the run to be adopted")
+        first = owner.held[run_id].expires_at
+        await asyncio.sleep(1.5)  # the pass is still in its 3 s read; the lease was 0.6 s
+        assert run_id in owner.held and owner.held[run_id].expires_at > first
+        assert await rig.store.runs_needing_owner() == []  # still held, as the store sees it
+    finally:
+        await owner.shutdown()
+
+
+async def _holds(owner: RunOwner, run_id: str) -> bool:
+    return run_id in owner.held
