@@ -6,8 +6,8 @@ it is woken (a run was created or resumed here):
 1. **Adopt**: ``store.runs_needing_owner()`` lists non-terminal runs whose lease is
    missing or expired; ``acquire_lease`` takes each one (fence + 1) unless another
    replica got there first. A replica never holds more than ``max_active_runs``.
-2. **Renew** every held lease, in a loop of its own (every ``lease/3`` seconds, never
-   behind a slow pass). A renewal that fails — another replica holds the run now,
+2. **Renew** every held lease, in one store write (``renew_leases``) and a loop of its
+   own (every ``lease/3`` seconds, never behind a slow pass). A renewal that fails — another replica holds the run now,
    or the store has been unreachable past the lease's expiry — means the run is *lost*:
    its driver task is cancelled at once, so two replicas never advance one run.
 3. **Drive** each held run whose status is PENDING or RUNNING with a ``RunDriver`` whose
@@ -26,9 +26,9 @@ with this replica's consumer name and wake the waiting phase), the periodic
 sweep** that gives the tasks of a dead agent host to others as soon as its liveness lock
 is gone (:mod:`orchestrator.lost_workers`), instead of when their leases run out.
 
-Each step handles its runs :data:`PASS_CONCURRENCY` at a time. A replica holding 1,000
-runs used to make 4,000 sequential store calls per pass, renewals included; the pass took
-longer than a lease lasts, so every lease expired (bench/scale.py).
+The other steps handle their runs :data:`PASS_CONCURRENCY` at a time. A replica holding
+1,000 runs used to make 4,000 sequential store calls per pass, renewals included; the pass
+took longer than a lease lasts, so every lease expired (bench/scale.py).
 
 When a replica dies (kill -9), its leases simply expire; another replica's step 1 adopts
 the runs and the engine resumes them from durable state.
@@ -71,7 +71,7 @@ _DRIVABLE = (RunStatus.PENDING, RunStatus.RUNNING)
 #: longest pause before re-driving a run whose driver crashed
 _MAX_RETRY_SECONDS = 30.0
 
-#: runs an ownership step works on at once (renewals, adoptions, timers, steering): enough
+#: runs an ownership step works on at once (adoptions, timers, steering): enough
 #: to keep a pass well inside a lease at 1,000 runs, few enough to leave the store's
 #: connection pool to the drivers
 PASS_CONCURRENCY = 8
@@ -229,8 +229,33 @@ class RunOwner:
         await self.manage()
 
     async def renew(self) -> None:
-        """Renew every held lease; a run whose lease is gone is lost (its driver stops)."""
-        await _for_each(list(self.held.items()), self._renew)
+        """Renew every held lease in one store write; a run whose lease is gone is lost (its driver stops).
+
+        While the store is unreachable a lease is kept until it expires; after that the
+        run is lost too, as another replica may have adopted it.
+        """
+        held = list(self.held.items())
+        if not held:
+            return
+        try:
+            leases = await self.store.renew_leases(
+                [run_id for run_id, _ in held], owner=self.replica_id, ttl_seconds=self.lease_seconds
+            )
+        except IdeaMineError as exc:
+            now = datetime.now(UTC)
+            for run_id, h in held:
+                if now >= h.expires_at:
+                    log.warning(
+                        "run %s: lease expired while the store was unreachable (%s)", run_id, exc.message
+                    )
+                    self._lose(run_id, h)
+            raise
+        for run_id, h in held:
+            lease = leases.get(run_id)
+            if lease is None or lease.fence != h.fence:
+                self._lose(run_id, h)
+            else:
+                h.expires_at = lease.expires_at
 
     async def manage(self) -> None:
         """Adopt runs needing an owner, fire due timers, then start or stop drivers."""
@@ -262,24 +287,6 @@ class RunOwner:
         if lease is not None:
             log.info("replica %s owns run %s (fence %d)", self.replica_id, run_id, lease.fence)
             self.held[run_id] = _Held(fence=lease.fence, expires_at=lease.expires_at)
-
-    async def _renew(self, item: tuple[str, _Held]) -> None:
-        run_id, held = item
-        try:
-            lease = await self.store.acquire_lease(
-                run_id, owner=self.replica_id, ttl_seconds=self.lease_seconds
-            )
-        except NotFound:
-            lease = None
-        except IdeaMineError as exc:
-            if datetime.now(UTC) < held.expires_at:
-                return  # cannot renew now, but the lease still holds
-            log.warning("run %s: lease expired while the store was unreachable (%s)", run_id, exc.message)
-            lease = None
-        if lease is None or lease.fence != held.fence:
-            self._lose(run_id, held)
-        else:
-            held.expires_at = lease.expires_at
 
     def _lose(self, run_id: str, held: _Held) -> None:
         log.warning("replica %s lost run %s; stopping its driver", self.replica_id, run_id)

@@ -564,6 +564,17 @@ class RunStore(Protocol):
         """
         ...
 
+    async def renew_leases(
+        self, run_ids: Sequence[str], *, owner: str, ttl_seconds: float
+    ) -> dict[str, LeaseRecord]:
+        """Extend every lease ``owner`` still holds among ``run_ids``, in one write.
+
+        A lease ``owner`` let expire is renewed too while nobody took it (same fence, as
+        :meth:`acquire_lease` would). Runs missing from the answer are not ``owner``'s any
+        more: another owner took them, or they were released.
+        """
+        ...
+
     async def release_lease(self, run_id: str, *, owner: str) -> None:
         """Give up a held lease (no-op when not held)."""
         ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -254,3 +255,25 @@ async def test_create_run_of_each_policy(store: RunStore) -> None:
     for policy in Policy:
         run = await store.create_run(dataclasses.replace(new_run(), policy=policy))
         assert (await store.get_run(run.id)).policy is policy
+
+
+async def test_renew_leases_extends_what_the_owner_still_holds(store: RunStore) -> None:
+    mine, lapsed, taken, free = [await make_run(store) for _ in range(4)]
+    for run in (mine, lapsed, taken):
+        await store.acquire_lease(run.id, owner="orch-a", ttl_seconds=60)
+    await store.acquire_lease(lapsed.id, owner="orch-a", ttl_seconds=0)  # expired, nobody took it
+    await store.acquire_lease(taken.id, owner="orch-a", ttl_seconds=0)
+    stolen = await store.acquire_lease(taken.id, owner="orch-b", ttl_seconds=60)
+    assert stolen is not None
+    before = datetime.now(UTC)
+    renewed = await store.renew_leases(
+        [mine.id, lapsed.id, taken.id, free.id, mine.id, "not-an-id"], owner="orch-a", ttl_seconds=120
+    )
+    assert set(renewed) == {mine.id, lapsed.id}
+    for run in (mine, lapsed):
+        lease = renewed[run.id]
+        assert (lease.run_id, lease.owner, lease.fence) == (run.id, "orch-a", 1)
+        assert lease.expires_at > before + timedelta(seconds=100)
+        assert await store.acquire_lease(run.id, owner="orch-b", ttl_seconds=60) is None  # still a's
+    assert await store.acquire_lease(taken.id, owner="orch-a", ttl_seconds=60) is None  # b's, untouched
+    assert await store.renew_leases([], owner="orch-a", ttl_seconds=60) == {}

@@ -311,6 +311,24 @@ class RunsMixin(StoreBase):
         row = await self._db.transaction(tx)
         return None if row is None else to_record(LeaseRecord, row)
 
+    async def renew_leases(
+        self, run_ids: Sequence[str], *, owner: str, ttl_seconds: float
+    ) -> dict[str, LeaseRecord]:
+        """Extend ``owner``'s leases among ``run_ids`` in one statement (see the protocol)."""
+        wanted = [r for r in dict.fromkeys(run_ids) if is_id(r)]  # a malformed id names no lease
+        if not wanted:
+            return {}
+        expires = utcnow() + timedelta(seconds=ttl_seconds)
+        rows = await self._db.statement(
+            lambda conn: conn.fetch(
+                "UPDATE run_leases SET expires_at = $3 WHERE run_id = ANY($1::uuid[]) AND owner = $2 RETURNING *",
+                wanted,
+                owner,
+                expires,
+            )
+        )
+        return {str(r["run_id"]): to_record(LeaseRecord, r) for r in rows}
+
     async def release_lease(self, run_id: str, *, owner: str) -> None:
         """Give the run up; the row stays so the next owner (even this one again) gets fence + 1."""
         require_id(run_id, "run")

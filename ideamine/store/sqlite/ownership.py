@@ -8,6 +8,7 @@ PostgreSQL's ``FOR UPDATE SKIP LOCKED``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,6 +49,29 @@ class OwnershipMixin(SqliteBase):
                     (run_id,),
                 )
         return LeaseRecord(run_id=run_id, owner=owner, fence=fence, expires_at=expires)
+
+    async def renew_leases(
+        self, run_ids: Sequence[str], *, owner: str, ttl_seconds: float
+    ) -> dict[str, LeaseRecord]:
+        """Extend ``owner``'s leases among ``run_ids`` in one transaction (see the protocol)."""
+        wanted = list(dict.fromkeys(run_ids))
+        if not wanted:
+            return {}
+        async with self._tx() as tx:
+            expires = tx.now + timedelta(seconds=ttl_seconds)
+            held = await tx.all(
+                f"SELECT * FROM run_leases WHERE owner = ? AND run_id IN ({marks(wanted)})",
+                (owner, *wanted),
+            )
+            mine = [to_record(LeaseRecord, r) for r in held]
+            if mine:
+                await tx.update(
+                    "run_leases",
+                    {"expires_at": expires},
+                    f"owner = ? AND run_id IN ({marks(mine)})",
+                    (owner, *(m.run_id for m in mine)),
+                )
+        return {m.run_id: replace(m, expires_at=expires) for m in mine}
 
     async def release_lease(self, run_id: str, *, owner: str) -> None:
         """Give the run up; the next owner (even this one again) gets a higher fence."""
