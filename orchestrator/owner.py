@@ -292,7 +292,8 @@ class RunOwner:
         log.warning("replica %s lost run %s; stopping its driver", self.replica_id, run_id)
         if held.driver is not None:
             held.driver.cancel()
-        self.held.pop(run_id, None)
+        if self.held.get(run_id) is held:  # not a newer hold (re-adopted while a renewal ran)
+            del self.held[run_id]
 
     async def _steer(self, item: tuple[str, _Held]) -> None:
         run_id, held = item
