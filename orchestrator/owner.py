@@ -7,9 +7,10 @@ it is woken (a run was created or resumed here):
    missing or expired; ``acquire_lease`` takes each one (fence + 1) unless another
    replica got there first. A replica never holds more than ``max_active_runs``.
 2. **Renew** every held lease, in one store write (``renew_leases``) and a loop of its
-   own (every ``lease/3`` seconds, never behind a slow pass). A renewal that fails — another replica holds the run now,
-   or the store has been unreachable past the lease's expiry — means the run is *lost*:
-   its driver task is cancelled at once, so two replicas never advance one run.
+   own (every ``lease/3`` seconds, never behind a slow pass). A renewal that fails —
+   another replica holds the run now, or the store has been unreachable past the lease's
+   expiry — means the run is *lost*: its driver task is cancelled at once, so two
+   replicas never advance one run.
 3. **Drive** each held run whose status is PENDING or RUNNING with a ``RunDriver`` whose
    store is a :class:`FencedStore`: every run status transition the engine makes carries
    the lease fence ``(replica, fence)``, so even a driver that has not noticed its loss
@@ -156,12 +157,22 @@ class RunOwner:
         """Start the ownership, relay and reconcile loops in the background."""
         if self._tasks:
             return
+        # renewals have a loop of their own because a pass can be slow: steering 1,000 runs
+        # whose drivers kept the store's connections busy took 16 s (bench/scale.py), and
+        # renewals queued behind it let every lease expire
+        renew = _repeat(self.renew, self.lease_seconds / 3, "lease renewal")
         self._tasks = [
             asyncio.create_task(self._own_loop(), name=f"owner:{self.replica_id}"),
-            asyncio.create_task(self._renew_loop(), name=f"renew:{self.replica_id}"),
+            asyncio.create_task(renew, name=f"renew:{self.replica_id}"),
             asyncio.create_task(self._relay_loop(), name=f"relay:{self.replica_id}"),
-            asyncio.create_task(self._reconcile_loop(), name=f"reconcile:{self.replica_id}"),
-            asyncio.create_task(self._lost_worker_loop(), name=f"lost-workers:{self.replica_id}"),
+            asyncio.create_task(
+                _repeat(self._reconcile, self.reconcile_seconds, "reconcile"),
+                name=f"reconcile:{self.replica_id}",
+            ),
+            asyncio.create_task(
+                _repeat(self.lost_workers.sweep, SWEEP_SECONDS, "lost-worker sweep"),
+                name=f"lost-workers:{self.replica_id}",
+            ),
         ]
 
     async def run(self) -> None:
@@ -207,21 +218,6 @@ class RunOwner:
                 log.warning("ownership pass failed: %s", exc.message)
             await wait_event(self._kick, interval)
             self._kick.clear()
-
-    async def _renew_loop(self) -> None:
-        """Renew every ``lease/3`` seconds, whatever the ownership pass is doing.
-
-        Renewals have a loop of their own because a pass can be slow: steering 1,000 runs
-        whose drivers keep the store's connections busy took 16 s (bench/scale.py), and
-        renewals queued behind it let every lease expire.
-        """
-        interval = self.lease_seconds / 3
-        while True:
-            try:
-                await self.renew()
-            except IdeaMineError as exc:
-                log.warning("lease renewal failed: %s", exc.message)
-            await asyncio.sleep(interval)
 
     async def tick(self) -> None:
         """One whole pass by hand: renew, then :meth:`manage`."""
@@ -373,23 +369,20 @@ class RunOwner:
                 log.warning("outbox relay / notices: %s", exc.message)
                 await asyncio.sleep(min(self.lease_seconds / 3, 1.0))
 
-    async def _lost_worker_loop(self) -> None:
-        while True:
-            try:
-                await self.lost_workers.sweep()
-            except IdeaMineError as exc:
-                log.warning("lost-worker sweep failed: %s", exc.message)
-            await asyncio.sleep(SWEEP_SECONDS)
+    async def _reconcile(self) -> None:
+        report = await self.reconciler.reconcile()
+        if report.republished:
+            log.warning("reconciler re-published %d tasks", report.republished)
 
-    async def _reconcile_loop(self) -> None:
-        while True:
-            try:
-                report = await self.reconciler.reconcile()
-                if report.republished:
-                    log.warning("reconciler re-published %d tasks", report.republished)
-            except IdeaMineError as exc:
-                log.warning("reconcile failed: %s", exc.message)
-            await asyncio.sleep(self.reconcile_seconds)
+
+async def _repeat(step: Callable[[], Awaitable[object]], seconds: float, what: str) -> None:
+    """Run ``step`` every ``seconds`` until cancelled; a store error is logged and retried next round."""
+    while True:
+        try:
+            await step()
+        except IdeaMineError as exc:
+            log.warning("%s failed: %s", what, exc.message)
+        await asyncio.sleep(seconds)
 
 
 async def _for_each(items: Sequence[_Item], step: Callable[[_Item], Awaitable[None]]) -> None:
