@@ -249,14 +249,13 @@ class AgentHost:
                 failures = 0
 
     async def publish_outbox(self) -> None:
-        """Relay committed notices (and re-queued tasks) from the outbox to the queue now.
+        """Relay the notices (and re-queued tasks) this host committed from the outbox to the queue now.
 
         Called after each commit so the completion notice goes out at once rather than
-        on the orchestrator's next relay poll. Rows are *claimed* like every relay claims
-        them (``Reconciler.publish_outbox``): the first relay to claim a row publishes it,
-        once, so hosts and orchestrator replicas relaying one outbox no longer publish
-        each row once per relay. Usually this finds just what its own commit wrote; it
-        may also take other pending rows, which is as good as anyone publishing them.
+        on the orchestrator's next sweep. The rows were inserted already claimed for this
+        host's relay (``Reconciler.relay``), so no other relay publishes them too, and
+        no claim statement is spent on them; rows of other processes are left to the
+        orchestrator's sweep.
         """
         await self._reconciler.relay()
 

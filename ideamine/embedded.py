@@ -156,7 +156,7 @@ class EmbeddedRuntime:
         while True:
             if loop.time() - swept >= _SWEEP_SECONDS:
                 swept = loop.time()
-                await self.flush_outbox()
+                await self.reconciler.publish_outbox()
             notices = await self.queue.consume_notices("engine", count=100, block_ms=50)
             for n in notices:
                 self.waker.notify(n.message.run_id)

@@ -205,7 +205,7 @@ class RunOwner:
                 self.on_wake(run_id)
 
     async def flush_outbox(self) -> object:
-        """Publish pending outbox rows now (concurrent callers share a pass: ``Reconciler.relay``)."""
+        """Publish the outbox rows this process wrote, now (callers share passes: ``Reconciler.relay``)."""
         return await self.reconciler.relay()
 
     # ------------------------------------------------------------------ ownership
@@ -337,10 +337,11 @@ class RunOwner:
     async def _relay_loop(self) -> None:
         """Sweep the outbox every ``outbox_poll_seconds``; wake runs on notices as they come.
 
-        The sweep publishes what no commit's own flush sent (a crashed host's rows, a
-        claim that expired). It runs on its interval, not after every batch of notices:
-        under load notices arrive continuously, and a claim pass per batch was most of
-        the outbox statements PostgreSQL served — nearly all of them claiming nothing.
+        The sweep (``Reconciler.publish_outbox``) publishes what no commit's own flush
+        sent (a crashed host's rows, a claim that expired or was given back). It runs on
+        its interval, not after every batch of notices: under load notices arrive
+        continuously, and a claim pass per batch was most of the outbox statements
+        PostgreSQL served — nearly all of them claiming nothing.
         """
         consumer = f"orchestrator-{self.replica_id}"
         block_ms = max(int(self.outbox_poll_seconds * 1000), 1)
@@ -352,7 +353,7 @@ class RunOwner:
             try:
                 if loop.time() - last_sweep >= self.outbox_poll_seconds:
                     last_sweep = loop.time()
-                    await self.flush_outbox()
+                    await self.reconciler.publish_outbox()
                 notices = await self.queue.consume_notices(consumer, count=100, block_ms=block_ms)
                 if loop.time() - last_reclaim >= reclaim_every:
                     last_reclaim = loop.time()

@@ -5,13 +5,16 @@ DESIGN §3.1: losing Redis entirely must lose no task. Two passes make that true
 - :meth:`Reconciler.publish_outbox` publishes what the store *promised* to publish
   (outbox rows written in the same transaction as the task rows) and marks the rows
   published afterwards. Every orchestrator replica and every agent host relays the one
-  outbox, so a pass first *claims* its rows (:meth:`RunStore.claim_outbox`): concurrent
-  relays take disjoint rows and each row is published once. A relay that crashes between
-  claim and mark leaves rows whose claim expires after ``claim_seconds``; another relay
-  publishes them then — a duplicate only if the crash came after the publish, which the
-  idempotency key makes harmless. A publish that fails (queue full or gone) gives its
-  unpublished rows back at once. :meth:`Reconciler.relay` is how a process calls it
-  after each commit: calls that arrive while a pass runs share the next pass.
+  outbox, so each row is *claimed* by one relay and published by it once. A relay's own
+  process inserts its rows already claimed for it (:meth:`RunStore.keep_written_outbox`);
+  everything else a pass claims (:meth:`RunStore.claim_outbox`): concurrent relays take
+  disjoint rows. A relay that crashes between claim and mark leaves rows whose claim
+  expires after ``claim_seconds``; another relay publishes them then — a duplicate only
+  if the crash came after the publish, which the idempotency key makes harmless. A
+  publish that fails (queue full or gone) gives its unpublished rows back at once.
+  :meth:`Reconciler.relay` is how a process publishes its own rows after each commit
+  (no claim statement); calls that arrive while a pass runs share the next pass. The
+  periodic sweeps run the whole :meth:`~Reconciler.publish_outbox`.
 - :meth:`Reconciler.reconcile` compares every unfinished (QUEUED/RUNNING) task with the
   task ids actually in the tasks stream and re-publishes the missing ones — after a
   ``FLUSHALL``, a failover to an empty replica, or a message dead-lettered before its
@@ -102,8 +105,10 @@ class ReconcileReport:
 class Reconciler:
     """Moves outbox rows to the queue and repairs a queue that lost messages.
 
-    Lifecycle: stateless between calls; the orchestrator calls ``publish_outbox()``
-    after each commit that wrote outbox rows and ``reconcile()`` on start-up and
+    Lifecycle: constructing one asks the store to claim the outbox rows it writes for
+    this relay (:meth:`RunStore.keep_written_outbox`); otherwise stateless between
+    calls. A process calls ``relay()`` after each commit that wrote outbox rows,
+    ``publish_outbox()`` as a periodic sweep, and ``reconcile()`` on start-up and
     periodically.
 
     Args:
@@ -130,41 +135,69 @@ class Reconciler:
         self.batch_size = batch_size
         self.owner = owner or f"relay-{new_id()}"
         self.claim_seconds = claim_seconds
+        store.keep_written_outbox(self.owner, claim_seconds=claim_seconds)
         #: relay() callers, served by passes: a pass takes every caller waiting when it starts
         self._passes: Grouped[None, ReconcileReport] = Grouped(self._relay_pass, max_batch=sys.maxsize)
 
     async def relay(self) -> ReconcileReport:
-        """Publish what is pending now; concurrent callers share passes.
+        """Publish the rows this process's commits wrote (:meth:`publish_written`); callers share passes.
 
         Every caller returns after a whole pass that *started after its call* — so the
-        rows its own commit wrote have gone out (or wait for a later pass on an error) —
-        but callers do not run one pass each: those arriving together (the members of
-        one batched commit, woken in one loop iteration) share the next pass, and so do
-        those arriving while a pass runs. A host committing 32 tasks at once then claims
-        its outbox rows in one pass instead of 32 (each pass costs a claim round trip
-        even when another relay already took the rows), and the 32 callers continue
-        together — their queue acknowledgements go out as one batch too.
+        rows its own commit wrote have gone out (or wait for a later pass on an error,
+        or are being published by a sweep that took them first) — but callers do not run
+        one pass each: those arriving together (the members of one batched commit, woken
+        in one loop iteration) share the next pass, and so do those arriving while a pass
+        runs. A host committing 32 tasks at once then publishes and marks their notices
+        in one pass instead of 32, and the 32 callers continue together — their queue
+        acknowledgements go out as one batch too.
         """
         return await self._passes(None)
 
     async def _relay_pass(self, callers: Sequence[None]) -> list[ReconcileReport]:
-        report = await self.publish_outbox()
+        report = await self.publish_written()
         return [report] * len(callers)
 
-    async def publish_outbox(self) -> ReconcileReport:
-        """Claim unpublished outbox rows batch by batch, publish them, then mark them.
+    async def publish_written(self) -> ReconcileReport:
+        """Publish the rows this process's own commits wrote, then mark them published.
 
-        Within a batch task messages go out before notices. Rows of a topic this code does
-        not know stay claimed until the claim expires (a newer relay may know them).
+        They were claimed for this relay as they were inserted
+        (:meth:`RunStore.keep_written_outbox`), so no claim statement is needed: this is
+        what :meth:`relay` runs after each commit.
+        """
+        return await self._publish_claimed(self.store.take_written_outbox())
+
+    async def publish_outbox(self) -> ReconcileReport:
+        """Publish this process's own rows, then claim and publish everyone else's.
+
+        Claimed rows are taken batch by batch. The claim pass catches what no relay
+        published: rows of a process that died before its relay ran, rows whose publish
+        failed and were given back, rows written before this relay existed. Rows of a
+        topic this code does not know stay claimed until the claim expires (a newer relay
+        may know them).
+        """
+        report = await self.publish_written()
+        while not report.backlogged and (
+            rows := await self.store.claim_outbox(self.owner, limit=self.batch_size, claim_seconds=self.claim_seconds)
+        ):
+            report = _plus(report, await self._publish_claimed(rows))
+            if len(rows) < self.batch_size:
+                break
+        return report
+
+    async def _publish_claimed(self, rows: Sequence[OutboxRecord]) -> ReconcileReport:
+        """Publish rows claimed by this relay (task messages of a batch before its notices), then mark them.
+
+        When the queue pushes back (QueueFull) what went out is marked and the rest is
+        given back at once; so it is when the publish fails otherwise (and the error
+        propagates).
         """
         published = notices = skipped = 0
-        while rows := await self.store.claim_outbox(
-            self.owner, limit=self.batch_size, claim_seconds=self.claim_seconds
-        ):
-            done: list[int] = []
-            try:
+        done: list[int] = []
+        try:
+            for i in range(0, len(rows), self.batch_size):
+                batch = rows[i : i + self.batch_size]
                 for topic in (TASKS_TOPIC, NOTICES_TOPIC):
-                    group = [r for r in rows if r.topic == topic]
+                    group = [r for r in batch if r.topic == topic]
                     if not group:
                         continue
                     if topic == TASKS_TOPIC:
@@ -175,24 +208,27 @@ class Reconciler:
                         notices += sent
                     skipped += dropped
                     done += [r.id for r in group]
-            except QueueFull:
-                log.warning("queue full: %d outbox rows wait for the next pass", len(rows) - len(done))
+        except QueueFull:
+            log.warning("queue full: %d outbox rows wait for the next pass", len(rows) - len(done))
+            await self._settle(rows, done)
+            return ReconcileReport(published, notices, skipped, backlogged=True)
+        except BaseException:
+            with contextlib.suppress(Exception):
                 await self._settle(rows, done)
-                return ReconcileReport(published, notices, skipped, backlogged=True)
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await self._settle(rows, done)
-                raise
-            await self.store.mark_published(done)
-            if len(rows) < self.batch_size:
-                break
+            raise
+        await self.store.mark_published(done)
         return ReconcileReport(published=published, notices=notices, skipped=skipped)
 
     async def _settle(self, rows: Sequence[OutboxRecord], done: Sequence[int]) -> None:
         """After a failed publish: mark what went out, give the rest back to any relay."""
         await self.store.mark_published(done)
         sent = set(done)
-        await self.store.release_outbox([r.id for r in rows if r.id not in sent], owner=self.owner)
+        claims: dict[str, list[int]] = {}
+        for r in rows:
+            if r.id not in sent:
+                claims.setdefault(r.claimed_by or self.owner, []).append(r.id)
+        for owner, ids in claims.items():
+            await self.store.release_outbox(ids, owner=owner)
 
     async def reconcile(self) -> ReconcileReport:
         """Drain the outbox, then re-publish every unfinished task missing from the queue.
@@ -243,6 +279,16 @@ class Reconciler:
                 log.warning("outbox notice %s is unreadable, dropped: %s", row.id, err)
         await self.queue.publish_notices(notices)
         return len(notices), len(rows) - len(notices)
+
+
+def _plus(a: ReconcileReport, b: ReconcileReport) -> ReconcileReport:
+    """Two outbox passes' counts added up (backlogged if the later one was)."""
+    return ReconcileReport(
+        published=a.published + b.published,
+        notices=a.notices + b.notices,
+        skipped=a.skipped + b.skipped,
+        backlogged=b.backlogged,
+    )
 
 
 def _with(report: ReconcileReport, republished: int, checked: int, *, backlogged: bool) -> ReconcileReport:

@@ -332,6 +332,22 @@ class RunStore(Protocol):
         so any relay may take them at once; returns how many were released."""
         ...
 
+    def keep_written_outbox(self, owner: str, *, claim_seconds: float = OUTBOX_CLAIM_SECONDS) -> None:
+        """Insert this store's outbox rows from now on already claimed by ``owner`` (for
+        ``claim_seconds``) and keep them, once committed, for :meth:`take_written_outbox`.
+
+        For the relay of the process that writes them: it publishes its own commits' rows
+        without a claim statement (:mod:`ideamine.store.written_outbox`). A later call
+        replaces the owner.
+        """
+        ...
+
+    def take_written_outbox(self) -> list[OutboxRecord]:
+        """The rows this store wrote, committed and claimed for its relay since the last
+        call, oldest first: the caller publishes them, then marks them published (or
+        releases them with ``owner=row.claimed_by``)."""
+        ...
+
     async def unfinished_tasks(self, *, limit: int = 10_000) -> list[TaskRecord]:
         """QUEUED and RUNNING tasks (the reconciler re-publishes those missing from the queue)."""
         ...

@@ -151,13 +151,13 @@ async def test_a_batch_publishes_tasks_and_notices_and_marks_both(store: RunStor
 
 
 class CountingReconciler(Reconciler):
-    """A reconciler that counts its passes (the real pass runs)."""
+    """A reconciler that counts its relay passes (the real pass runs)."""
 
     passes = 0
 
-    async def publish_outbox(self):  # type: ignore[no-untyped-def]
+    async def publish_written(self):  # type: ignore[no-untyped-def]
         self.passes += 1
-        return await super().publish_outbox()
+        return await super().publish_written()
 
 
 async def test_concurrent_relay_calls_share_passes_and_each_sees_its_rows_out(store: RunStore) -> None:
@@ -176,7 +176,7 @@ async def test_concurrent_relay_calls_share_passes_and_each_sees_its_rows_out(st
 
 
 async def test_relay_calls_arriving_together_share_one_pass(store: RunStore) -> None:
-    """The members of one batched commit call relay() in one loop iteration: one claim pass."""
+    """The members of one batched commit call relay() in one loop iteration: one pass."""
     q = MemoryQueue()
     rec = CountingReconciler(store, q)
     tasks = await create_tasks(store, 4)
@@ -184,3 +184,53 @@ async def test_relay_calls_arriving_together_share_one_pass(store: RunStore) -> 
     assert rec.passes == 1
     assert all(r.published == 4 for r in reports)
     assert {d.message.task_id for d in await q.consume("w", count=100)} == {t.id for t in tasks}
+
+
+async def test_relay_publishes_its_own_writes_and_leaves_other_processes_rows_to_the_sweep(
+    store: RunStore, tmp_path: Path
+) -> None:
+    other = await open_test_store(tmp_path)  # a second process on the same database
+    try:
+        q = MemoryQueue()
+        rec = Reconciler(store, q, owner="mine")
+        mine = await create_tasks(store, 2)
+        theirs = await create_tasks(other, 3)
+        first = await rec.relay()
+        assert (first.published, first.backlogged) == (2, False)
+        assert await q.queued_task_ids() == {t.id for t in mine}
+        swept = await rec.publish_outbox()  # the periodic sweep claims what others left
+        assert swept.published == 3
+        assert await q.queued_task_ids() == {t.id for t in [*mine, *theirs]}
+        assert await store.fetch_outbox() == []
+    finally:
+        await other.close()
+
+
+async def test_rows_of_a_process_that_died_before_relaying_go_out_when_their_claim_lapses(
+    store: RunStore, tmp_path: Path
+) -> None:
+    survivor_store = await open_test_store(tmp_path)
+    try:
+        q = MemoryQueue()
+        Reconciler(store, q, owner="doomed", claim_seconds=0.2)
+        tasks = await create_tasks(store, 2)  # committed, claimed for "doomed", never relayed
+        survivor = Reconciler(survivor_store, q, owner="survivor")
+        assert (await survivor.publish_outbox()).published == 0  # the claim still holds
+        await asyncio.sleep(0.3)
+        assert (await survivor.publish_outbox()).published == 2
+        assert await q.queued_task_ids() == {t.id for t in tasks}
+    finally:
+        await survivor_store.close()
+
+
+async def test_queue_full_gives_a_relays_own_rows_back_at_once(store: RunStore) -> None:
+    q = MemoryQueue(limits=QueueLimits(max_stream_length=2))
+    rec = Reconciler(store, q, batch_size=2, owner="a")
+    await create_tasks(store, 3)
+    first = await rec.relay()
+    assert first.backlogged and first.published == 2
+    [waiting] = await store.fetch_outbox()
+    assert waiting.claimed_by is None  # any relay's sweep may publish it now
+    assert (await rec.relay()).published == 0  # no longer this relay's own row
+    await q.ack(await q.consume("w", count=2))
+    assert (await Reconciler(store, q, owner="b").publish_outbox()).published == 1

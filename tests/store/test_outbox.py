@@ -2,7 +2,8 @@
 
 The relay protocol is claim → publish → mark_published (or release_outbox when the
 publish failed); a claim that is never settled expires, so a crashed relay's rows are
-published by another one.
+published by another one. Rows a relay's own process writes are claimed for it as they
+are inserted (keep_written_outbox / take_written_outbox).
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
+
+from ideamine.errors import StaleAttempt
 from ideamine.store._shared import utcnow
 from ideamine.store.base import RunStore
-from ideamine.store.records import OutboxRecord, TaskRecord
+from ideamine.store.records import Event, OutboxRecord, TaskRecord
 from tests.store.conftest import Backend, make_run, new_task
 
 
@@ -108,3 +112,56 @@ async def test_concurrent_relays_on_two_connections_claim_each_row_once(backend:
     claimed = [t for r in results for t in r]
     assert sorted(claimed, key=str) == sorted((t.id for t in tasks), key=str)  # each exactly once
     assert await store.fetch_outbox() == []
+
+
+# ----------------------------------------------------- rows a relay's own process writes
+async def test_a_relays_own_writes_are_claimed_for_it_and_handed_over_after_commit(store: RunStore) -> None:
+    before = await _tasks(store, 1)  # written before the relay asked: any relay claims it
+    before_rows = await store.fetch_outbox()
+    store.keep_written_outbox("relay-own", claim_seconds=30)
+    tasks = await _tasks(store, 2)
+    await store.start_task(tasks[0].id, attempt=1, worker="w", lease_seconds=60)
+    await store.commit_task_result(
+        tasks[0].id, attempt=1, output={}, artifacts=[], notice={"task_id": tasks[0].id, "status": "SUCCEEDED"}
+    )
+    own = store.take_written_outbox()
+    assert [(r.topic, r.task_id) for r in own] == [
+        ("tasks", tasks[0].id),
+        ("tasks", tasks[1].id),
+        ("notices", tasks[0].id),
+    ]
+    assert all(r.claimed_by == "relay-own" and r.claimed_until is not None for r in own)
+    assert own[2].payload == {"task_id": tasks[0].id, "status": "SUCCEEDED"}
+    assert own[0].claimed_until - own[0].created_at == timedelta(seconds=30)  # type: ignore[operator]
+    assert len(await store.fetch_outbox()) == 4  # unpublished, in the table like any row
+    assert store.take_written_outbox() == []  # taken once
+    # another relay leaves them alone while the claim lasts, but gets the older row
+    assert _task_ids(await store.claim_outbox("relay-b")) == [before[0].id]
+    later = utcnow() + timedelta(seconds=31)  # every claim lapsed: the owner died unpublished
+    assert _task_ids(await store.claim_outbox("relay-b", now=later)) == _task_ids([*before_rows, *own])
+
+
+async def test_a_transaction_that_fails_hands_over_no_rows(store: RunStore) -> None:
+    store.keep_written_outbox("relay-own", claim_seconds=30)
+    [task] = await _tasks(store, 1)
+    await store.mark_published([r.id for r in store.take_written_outbox()])
+    await store.start_task(task.id, attempt=1, worker="w", lease_seconds=60)
+    with pytest.raises(StaleAttempt):  # fenced: nothing written, nothing to publish
+        await store.commit_task_result(task.id, attempt=2, output={}, artifacts=[], notice={"task_id": task.id})
+    # the re-queue inserts its outbox row, then fails on an event it cannot hash: rolled back
+    unhashable = Event("task.retried", {"why": object()}, phase="intake", task_id=task.id)
+    with pytest.raises(TypeError):
+        await store.requeue_task(task.id, attempt=1, reason="r", events=[unhashable])
+    assert store.take_written_outbox() == []
+    assert await store.fetch_outbox() == []
+    assert (await store.get_task(task.id)).attempt == 1
+
+
+async def test_rows_of_a_store_whose_relay_did_not_ask_are_not_kept(backend: Backend) -> None:
+    other = await backend.open_another()  # a second process: no relay asked it
+    backend.store.keep_written_outbox("relay-own", claim_seconds=30)
+    run = await make_run(other)
+    [task] = await other.create_tasks([new_task(run.id, "k")])
+    assert other.take_written_outbox() == [] and backend.store.take_written_outbox() == []
+    [row] = await backend.store.claim_outbox("relay-own")
+    assert row.task_id == task.id and row.claimed_by == "relay-own"

@@ -15,7 +15,10 @@ That gives every method the same rules:
   returns is durable — except :meth:`Database.relaxed`, a second small pool for outbox
   bookkeeping whose loss in a crash only repeats a publish;
 - prepared statements (asyncpg caches them per connection) use generic plans, planned
-  once per connection.
+  once per connection;
+- outbox rows a transaction inserts (:func:`insert_outbox_rows`) are claimed for this
+  process's relay when it asked for that, and handed to it once the transaction commits
+  (:mod:`ideamine.store.written_outbox`).
 """
 
 from __future__ import annotations
@@ -24,14 +27,18 @@ import asyncio
 import json
 import random
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]  # no stubs installed (asyncpg-stubs would fix)
 
 from ideamine.errors import InvalidInput, StoreUnavailable
-from ideamine.store._shared import dumps
+from ideamine.store._shared import dumps, to_record
+from ideamine.store.records import OutboxRecord
+from ideamine.store.written_outbox import WrittenOutbox
 
-__all__ = ["Database", "Conn", "StoreBase"]
+__all__ = ["Database", "Conn", "StoreBase", "insert_outbox_rows"]
 
 #: an asyncpg connection (untyped: asyncpg ships no stubs)
 Conn = Any
@@ -71,6 +78,33 @@ async def _reset_connection(conn: Conn) -> None:
         await conn.execute("ROLLBACK")
 
 
+class _Staged:
+    """The outbox rows one transaction attempt inserted, kept only if it commits."""
+
+    def __init__(self, written: WrittenOutbox) -> None:
+        self.written = written
+        self.rows: list[OutboxRecord] = []
+
+
+#: the running transaction attempt's outbox rows (set by Database._retrying)
+_STAGED: ContextVar[_Staged | None] = ContextVar("ideamine_staged_outbox", default=None)
+
+
+async def insert_outbox_rows(conn: Conn, sql: str, now: datetime, *args: Any) -> None:
+    """Run an outbox insert inside :meth:`Database.transaction`; stage the rows it returns.
+
+    ``sql`` takes ``$1`` = now, then ``args``, then the claim (``claimed_by``,
+    ``claimed_until``: NULL unless this process's relay asked for its writes), and returns
+    the inserted rows' ``OutboxRecord`` columns.
+    """
+    staged = _STAGED.get()
+    if staged is None:
+        raise RuntimeError("outbox rows may only be written inside Database.transaction")
+    claimed_by, until = staged.written.claim(now)
+    rows = await conn.fetch(sql, now, *args, claimed_by, until)
+    staged.rows.extend(to_record(OutboxRecord, r) for r in rows)
+
+
 def _is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.SerializationError | asyncpg.DeadlockDetectedError):
         return True
@@ -90,6 +124,8 @@ class Database:
         self._max_size = max_size
         self._pool: asyncpg.Pool | None = None
         self._relaxed_pool: asyncpg.Pool | None = None
+        #: committed outbox rows claimed for this process's relay (off until it asks)
+        self.written = WrittenOutbox()
 
     async def open(self) -> None:
         """Create the pools (connecting ``min_size`` connections, and one relaxed one)."""
@@ -218,9 +254,11 @@ class Database:
     ) -> _T:
         pool = self._require_pool()
         for attempt in range(MAX_RETRIES):
+            staged = _Staged(self.written)
+            token = _STAGED.set(staged)
             try:
                 async with pool.acquire() as conn:
-                    return await fn(conn)
+                    result = await fn(conn)
             except Exception as exc:
                 if (_is_retryable(exc) or isinstance(exc, retry_on)) and attempt + 1 < MAX_RETRIES:
                     await asyncio.sleep(min(0.002 * 2**attempt, 0.1) * random.random())
@@ -229,6 +267,10 @@ class Database:
                 if translated is exc:
                     raise
                 raise translated from exc
+            finally:
+                _STAGED.reset(token)
+            self.written.add(staged.rows)  # committed: the relay may publish them now
+            return result
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def read(self, fn: Callable[[Conn], Awaitable[_T]]) -> _T:

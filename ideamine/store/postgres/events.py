@@ -15,7 +15,7 @@ from typing import Any
 
 from ideamine.errors import NotFound
 from ideamine.store.ledger import row_hash
-from ideamine.store.postgres.db import Conn
+from ideamine.store.postgres.db import Conn, insert_outbox_rows
 from ideamine.store.records import JSON, Event, LedgerRecord
 
 __all__ = ["append_events", "chain", "chain_runs", "insert_chains", "insert_outbox", "OutboxRow"]
@@ -41,10 +41,12 @@ FROM unnest($10::uuid[], $11::text[]) AS v(run_id, hash)
 WHERE ledger_heads.run_id = ANY($10::uuid[]) AND ledger_heads.run_id = v.run_id
 """
 
+#: $5/$6 claim the rows for this process's relay (NULL: any relay claims them)
 _INSERT_OUTBOX = """
-INSERT INTO outbox (topic, task_id, payload, created_at)
-SELECT u.topic, u.task_id, u.payload, $1
+INSERT INTO outbox (topic, task_id, payload, created_at, claimed_by, claimed_until)
+SELECT u.topic, u.task_id, u.payload, $1, $5, $6
 FROM unnest($2::text[], $3::uuid[], $4::jsonb[]) AS u(topic, task_id, payload)
+RETURNING id, topic, task_id, payload, created_at, claimed_by, claimed_until
 """
 
 
@@ -128,8 +130,8 @@ async def insert_chains(
 
 
 async def insert_outbox(conn: Conn, rows: Sequence[OutboxRow], now: datetime) -> None:
-    """Insert outbox rows in one statement (none: no round trip)."""
+    """Insert outbox rows in one statement (none: no round trip); see :func:`insert_outbox_rows`."""
     if rows:
-        await conn.execute(
-            _INSERT_OUTBOX, now, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+        await insert_outbox_rows(
+            conn, _INSERT_OUTBOX, now, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
         )

@@ -11,7 +11,8 @@ transaction, whatever the number of tasks, artifacts, events and notices:
 2. :data:`_WRITE_EFFECTS` inserts the artifacts (versions numbered per (run, type,
    key); a concurrent writer of the same version loses on ``artifacts_version_unique``
    and the transaction is re-run), the ledger rows (hashed in Python by
-   :mod:`ideamine.store.ledger`), the outbox notices, and stores the new chain heads.
+   :mod:`ideamine.store.ledger`), stores the new chain heads, and inserts the outbox
+   notices (returning them for this process's relay, see :func:`insert_outbox_rows`).
 
 A completion the fence refuses is diagnosed afterwards: an already-committed key returns
 its result; otherwise NotFound / StaleAttempt / Conflict is raised and nothing is written.
@@ -30,7 +31,7 @@ from ideamine.enums import TaskStatus
 from ideamine.errors import Conflict, NotFound
 from ideamine.ids import new_id
 from ideamine.store._shared import artifact_key, to_record, utcnow
-from ideamine.store.postgres.db import Conn, StoreBase
+from ideamine.store.postgres.db import Conn, StoreBase, insert_outbox_rows
 from ideamine.store.postgres.events import chain_params, chain_runs
 from ideamine.store.postgres.runs import require_id
 from ideamine.store.postgres.tasks import diagnose
@@ -68,7 +69,7 @@ SELECT t.*, h.start, h.last_hash, (SELECT count(*) FROM r) AS claimed
 FROM t LEFT JOIN h ON h.run_id = t.run_id ORDER BY t.n
 """
 
-#: artifacts, ledger rows, outbox notices and the new chain heads — one statement
+#: artifacts, ledger rows, the new chain heads and outbox notices — one statement
 _WRITE_EFFECTS = """
 WITH a AS (
     INSERT INTO artifacts (id, run_id, phase, type, key, version, content, sha256, model, task_id,
@@ -86,13 +87,14 @@ WITH a AS (
     SELECT u.*, $1 FROM unnest($12::uuid[], $13::bigint[], $14::text[], $15::text[], $16::uuid[], $17::jsonb[],
                                $18::text[], $19::text[])
         AS u(run_id, seq, type, phase, task_id, payload, prev_hash, hash)
-), o AS (
-    INSERT INTO outbox (topic, task_id, payload, created_at)
-    SELECT 'notices', u.task_id, u.payload, $1 FROM unnest($20::uuid[], $21::jsonb[]) AS u(task_id, payload)
+), h AS (
+    UPDATE ledger_heads SET last_hash = v.hash
+    FROM unnest($22::uuid[], $23::text[]) AS v(run_id, hash)
+    WHERE ledger_heads.run_id = ANY($22::uuid[]) AND ledger_heads.run_id = v.run_id
 )
-UPDATE ledger_heads SET last_hash = v.hash
-FROM unnest($22::uuid[], $23::text[]) AS v(run_id, hash)
-WHERE ledger_heads.run_id = ANY($22::uuid[]) AND ledger_heads.run_id = v.run_id
+INSERT INTO outbox (topic, task_id, payload, created_at, claimed_by, claimed_until)
+SELECT 'notices', u.task_id, u.payload, $1, $24, $25 FROM unnest($20::uuid[], $21::jsonb[]) AS u(task_id, payload)
+RETURNING id, topic, task_id, payload, created_at, claimed_by, claimed_until
 """
 
 _RESULT = "SELECT * FROM task_results WHERE idempotency_key = $1"
@@ -221,7 +223,7 @@ class ResultsMixin(StoreBase):
                 results.append(_fresh_result(row, c, now) if row else await self._existing_or_refuse(conn, c))
             fresh = [(fenced[i], c) for i, c in enumerate(prepared) if i in fenced]
             if fresh:
-                await conn.execute(_WRITE_EFFECTS, *_effects_params(fresh, now))
+                await insert_outbox_rows(conn, _WRITE_EFFECTS, *_effects_params(fresh, now))
             return results
 
         try:

@@ -21,6 +21,7 @@ from ideamine.store.postgres.runs import RunsMixin
 from ideamine.store.postgres.tasks import TasksMixin
 from ideamine.store.postgres.timers import TimersMixin
 from ideamine.store.postgres.worker_path import WorkerPathMixin
+from ideamine.store.written_outbox import WrittenOutboxMixin
 
 __all__ = ["PostgresRunStore"]
 
@@ -36,6 +37,7 @@ class PostgresRunStore(
     BudgetMixin,
     HostsMixin,
     LivenessMixin,
+    WrittenOutboxMixin,
 ):
     """Durable state in PostgreSQL (distributed mode).
 
@@ -51,6 +53,7 @@ class PostgresRunStore(
 
     def __init__(self, dsn: str, *, min_size: int = 2, max_size: int = 10) -> None:
         self._db = Database(dsn, min_size=min_size, max_size=max_size)
+        self._written = self._db.written
         self._commits = Grouped(self.commit_task_results, finish_orphans=True)  # see Grouped
         self._starts = Grouped(self.start_tasks)
         self._task_reads = Grouped(self._tasks_with_results)

@@ -26,6 +26,7 @@ from ideamine.store.sqlite.results import ResultsMixin
 from ideamine.store.sqlite.runs import RunsMixin
 from ideamine.store.sqlite.tasks import TasksMixin
 from ideamine.store.sqlite.worker_path import WorkerPathMixin
+from ideamine.store.written_outbox import WrittenOutboxMixin
 
 __all__ = ["SqliteStore", "open_sqlite", "SCHEMA_SQL", "SCHEMA_VERSION"]
 
@@ -40,6 +41,7 @@ class SqliteStore(
     OwnershipMixin,
     RegistryMixin,
     WorkerPathMixin,
+    WrittenOutboxMixin,
 ):
     """A :class:`~ideamine.store.base.RunStore` over one SQLite file.
 

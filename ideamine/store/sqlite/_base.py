@@ -36,8 +36,9 @@ from typing import Any, TypeVar
 from ideamine.errors import NotFound, StoreUnavailable
 from ideamine.store._shared import dumps, to_iso, utcnow
 from ideamine.store.ledger import GENESIS_HASH, row_hash
-from ideamine.store.records import Event, LedgerRecord
+from ideamine.store.records import Event, LedgerRecord, OutboxRecord
 from ideamine.store.sqlite._group import GroupCommit
+from ideamine.store.written_outbox import WrittenOutbox
 
 __all__ = ["Connection", "SqliteBase", "Tx", "SCHEMA_SQL", "SCHEMA_VERSION", "connect", "marks", "where"]
 
@@ -208,10 +209,13 @@ class Tx:
     (see the module docstring).
     """
 
-    def __init__(self, conn: Connection, now: datetime) -> None:
+    def __init__(self, conn: Connection, now: datetime, written: WrittenOutbox | None = None) -> None:
         self._conn = conn
         #: the transaction's clock: every time it writes is this instant
         self.now = now
+        self._written = written
+        #: outbox rows this transaction inserted (the store keeps them for its relay once committed)
+        self.outbox_rows: list[OutboxRecord] = []
 
     async def all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Every row of a query, as dicts."""
@@ -282,10 +286,15 @@ class Tx:
         return records
 
     async def outbox(self, topic: str, task_id: str | None, payload: Mapping[str, Any]) -> None:
-        """Queue a message for the publisher, committed with the state change it announces."""
-        await self.insert(
-            "outbox", {"topic": topic, "task_id": task_id, "payload": dict(payload), "created_at": self.now}
-        )
+        """Queue a message for the publisher, committed with the state change it announces.
+
+        Claimed at once for this process's relay when it asked for that
+        (:mod:`ideamine.store.written_outbox`).
+        """
+        claimed_by, until = self._written.claim(self.now) if self._written else (None, None)
+        row = {"topic": topic, "task_id": task_id, "payload": dict(payload), "created_at": self.now}
+        ident = await self.insert("outbox", {**row, "claimed_by": claimed_by, "claimed_until": until})
+        self.outbox_rows.append(OutboxRecord(id=int(ident or 0), claimed_by=claimed_by, claimed_until=until, **row))
 
 
 class SqliteBase:
@@ -296,6 +305,8 @@ class SqliteBase:
         self._conn: Connection | None = None
         #: one transaction at a time on the one connection; queued writers share a COMMIT
         self._commits = GroupCommit()
+        #: committed outbox rows claimed for this process's relay (off until it asks)
+        self._written = WrittenOutbox()
 
     @property
     def path(self) -> str:
@@ -373,8 +384,10 @@ class SqliteBase:
         if conn is None:
             raise StoreUnavailable("the SQLite store is not open")
         if write:
+            tx = Tx(conn, utcnow(), self._written)
             async with self._commits.write(conn):
-                yield Tx(conn, utcnow())
+                yield tx
+            self._written.add(tx.outbox_rows)  # durable now: the relay may publish them
         else:
             async with self._commits.read(conn):
                 yield Tx(conn, utcnow())
