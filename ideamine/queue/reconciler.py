@@ -72,6 +72,23 @@ def task_message(task: TaskRecord, *, trace: dict[str, str] | None = None) -> Ta
     )
 
 
+def _message_of(payload: dict[str, Any]) -> TaskMessage | None:
+    """The message a task row's outbox payload announces (None: a row written before payloads had the deadline)."""
+    if "deadline" not in payload:
+        return None
+    deadline = payload["deadline"]
+    return TaskMessage(
+        task_id=str(payload["task_id"]),
+        run_id=str(payload["run_id"]),
+        phase=str(payload["phase"]),
+        agent=str(payload["agent"]),
+        attempt=int(payload["attempt"]),
+        idempotency_key=str(payload["idempotency_key"]),
+        deadline=None if deadline is None else str(deadline),
+        trace=_trace_of(payload),
+    )
+
+
 def _trace_of(payload: dict[str, Any]) -> dict[str, str]:
     trace = payload.get("trace")
     if isinstance(trace, dict):
@@ -164,7 +181,7 @@ class Reconciler:
         (:meth:`RunStore.keep_written_outbox`), so no claim statement is needed: this is
         what :meth:`relay` runs after each commit.
         """
-        return await self._publish_claimed(self.store.take_written_outbox())
+        return await self._publish_claimed(self.store.take_written_outbox(), own=True)
 
     async def publish_outbox(self) -> ReconcileReport:
         """Publish this process's own rows, then claim and publish everyone else's.
@@ -179,13 +196,16 @@ class Reconciler:
         while not report.backlogged and (
             rows := await self.store.claim_outbox(self.owner, limit=self.batch_size, claim_seconds=self.claim_seconds)
         ):
-            report = _plus(report, await self._publish_claimed(rows))
+            report = _plus(report, await self._publish_claimed(rows, own=False))
             if len(rows) < self.batch_size:
                 break
         return report
 
-    async def _publish_claimed(self, rows: Sequence[OutboxRecord]) -> ReconcileReport:
+    async def _publish_claimed(self, rows: Sequence[OutboxRecord], *, own: bool) -> ReconcileReport:
         """Publish rows claimed by this relay (task messages of a batch before its notices), then mark them.
+
+        ``own``: the rows were written by this process's commits just now (see
+        :meth:`_publish_tasks`).
 
         When the queue pushes back (QueueFull) what went out is marked and the rest is
         given back at once; so it is when the publish fails otherwise (and the error
@@ -201,7 +221,7 @@ class Reconciler:
                     if not group:
                         continue
                     if topic == TASKS_TOPIC:
-                        sent, dropped = await self._publish_tasks(group)
+                        sent, dropped = await self._publish_tasks(group, own=own)
                         published += sent
                     else:
                         sent, dropped = await self._publish_notices(group)
@@ -257,15 +277,29 @@ class Reconciler:
             log.warning("re-published %d tasks missing from the queue", len(missing))
         return _with(report, republished, len(unfinished), backlogged=False)
 
-    async def _publish_tasks(self, rows: Sequence[OutboxRecord]) -> tuple[int, int]:
-        # Built from the task row, not the payload: the row has the current attempt and
-        # the deadline; several rows for one task (requeued twice) become one message.
+    async def _publish_tasks(self, rows: Sequence[OutboxRecord], *, own: bool) -> tuple[int, int]:
+        """Publish one message per task of ``rows``; returns (published, rows skipped).
+
+        Rows a sweep claimed may be old (a dead process's): their messages are built from
+        the task row — the current attempt, and none for a task that has finished. Rows
+        this process's own commits just wrote are built from their payloads, with no
+        read; one whose task moved on meanwhile costs a message the worker drops.
+        Several rows for one task (re-queued twice) become one message.
+        """
+        fresh: dict[str, TaskMessage] = {}
         traces: dict[str, dict[str, str]] = {}  # task -> trace of its first row, in outbox order
         for row in rows:
-            if row.task_id is not None:
+            if row.task_id is None:
+                continue
+            message = _message_of(row.payload) if own else None
+            if message is None:
                 traces.setdefault(row.task_id, _trace_of(row.payload))
-        tasks = await self.store.get_tasks(list(traces))
-        messages = [task_message(t, trace=traces[t.id]) for t in tasks if t.status in _PUBLISHABLE]
+            elif row.task_id not in fresh or fresh[row.task_id].attempt < message.attempt:
+                fresh[row.task_id] = message
+        messages = list(fresh.values())
+        if traces:
+            tasks = await self.store.get_tasks(list(traces))
+            messages += [task_message(t, trace=traces[t.id]) for t in tasks if t.status in _PUBLISHABLE]
         await self.queue.publish(messages)
         metrics.TASKS_PUBLISHED.inc(len(messages))
         return len(messages), len(rows) - len(messages)

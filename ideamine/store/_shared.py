@@ -219,10 +219,11 @@ def artifact_key(task_key: str) -> str:
 def task_message(task: TaskRecord) -> JSON:
     """The outbox payload that announces one attempt of a task to the queue.
 
-    It carries only identifiers: the worker reads the task row itself, so a message
-    can never disagree with the store about the input. Plus the W3C trace context of the
-    caller's span (the engine's phase attempt), which the relay copies into the message
-    so the agent host's task span continues the orchestrator's trace.
+    It carries only identifiers and the deadline: the worker reads the task row itself,
+    so a message can never disagree with the store about the input. Plus the W3C trace
+    context of the caller's span (the engine's phase attempt), which the relay copies
+    into the message so the agent host's task span continues the orchestrator's trace.
+    The relay of the process that wrote the row builds the queue message from it alone.
     """
     payload: JSON = {
         "task_id": task.id,
@@ -232,6 +233,7 @@ def task_message(task: TaskRecord) -> JSON:
         "agent_version": task.agent_version,
         "attempt": task.attempt,
         "idempotency_key": task.idempotency_key,
+        "deadline": task.deadline.isoformat() if task.deadline is not None else None,
     }
     if trace := inject_trace():
         payload["trace"] = trace

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -234,3 +235,41 @@ async def test_queue_full_gives_a_relays_own_rows_back_at_once(store: RunStore) 
     assert (await rec.relay()).published == 0  # no longer this relay's own row
     await q.ack(await q.consume("w", count=2))
     assert (await Reconciler(store, q, owner="b").publish_outbox()).published == 1
+
+
+async def test_a_relays_own_task_rows_become_the_same_messages_a_task_read_gives(
+    store: RunStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    q = MemoryQueue()
+    rec = Reconciler(store, q, owner="mine")
+    run = await store.create_run(
+        NewRun(tenant="acme", title="t", idea={"text": "an idea"}, phases=("intake",), budget=BudgetLimits())
+    )
+    deadline = datetime(2031, 1, 2, 3, 4, 5, 600_000, tzinfo=UTC)
+    [task] = await store.create_tasks(
+        [
+            NewTask(
+                run_id=run.id,
+                phase="intake",
+                task_key="k",
+                agent="intake-agent",
+                agent_version="1",
+                idempotency_key=new_id(),
+                input={},
+                deadline=deadline,
+            )
+        ]
+    )
+    [row] = await store.fetch_outbox()
+    await store.start_task(task.id, attempt=1, worker="w", lease_seconds=15)
+    requeued = await store.requeue_task(task.id, attempt=1, reason="again")
+
+    async def no_reads(task_ids: object) -> None:
+        raise AssertionError("the relay read tasks it had just written")
+
+    monkeypatch.setattr(store, "get_tasks", no_reads)
+    assert (await rec.relay()).published == 1  # two rows of one task: one message, the newer attempt
+    [got] = await q.consume("w", count=10)
+    assert got.message == task_message(requeued)
+    assert got.message.deadline is not None and datetime.fromisoformat(got.message.deadline) == deadline
+    assert row.claimed_by == "mine"
