@@ -1,6 +1,9 @@
 """The task worker: consume → fence → run the agent (heartbeating) → commit → ack.
 
-One worker per agent host process (or one in the embedded process). For each delivery:
+One worker per agent host process (or one in the embedded process). The first delivery
+of a first attempt is started straight away (step 4), fenced so that it starts exactly
+when steps 1–3 would have let it; a start refused, and every other delivery, take
+steps 1–3 first:
 
 1. Load the task row joined to its idempotency key's result (one read). A terminal
    task, or a message for an older attempt, is acked and dropped (a redelivery or a
@@ -12,8 +15,9 @@ One worker per agent host process (or one in the embedded process). For each del
    One whose lease is still live is *left pending*, not acked: its holder may be dead
    with time left on its lease, and acking would strand the task until the reconciler.
    The entry is reclaimed again after the lease (no busy loop) and re-checked.
-4. ``start_task_with_events`` (QUEUED → RUNNING fenced by attempt, plus ``task.started``)
-   in one transaction; the context is read in one call with only the task's inputs.
+4. ``start_task_with_events`` (QUEUED → RUNNING fenced by attempt and by no committed
+   result for the key, plus ``task.started``) in one transaction; the context is read
+   in one call with only the task's inputs.
 5. Run the agent with its deadline while a heartbeat loop renews the store lease and the
    queue entry (:mod:`agent_host.lease`). When a renewal reports the lease lost, the
    agent is cancelled: nothing is committed or failed; if only the queue entry went,
@@ -261,7 +265,27 @@ class TaskWorker:
             log.warning("could not release task %s on drain: %s", msg.task_id, exc.message)
 
     async def _handle(self, delivery: Delivery[TaskMessage]) -> bool:
-        """Run one delivery; returns whether its entry is settled (ack) or must stay pending."""
+        """Run one delivery; returns whether its entry is settled (ack) or must stay pending.
+
+        A first delivery of a first attempt — nearly every delivery — is started at once:
+        the start is fenced on QUEUED, the attempt and no committed result for the key,
+        so it succeeds exactly when reading the task first would have led to starting
+        it. Anything else, or a start refused, goes the careful way (:meth:`_read_first`).
+        """
+        msg = delivery.message
+        if msg.attempt == 1 and delivery.deliveries == 1:
+            try:
+                task = await self._start(msg.task_id, msg.phase, attempt=1)
+            except (Conflict, NotFound):
+                pass  # ended, re-queued, started elsewhere, gone or already committed: look first
+            else:
+                # attempt 1 was queued when it was created; the inputs are read after the start
+                await self._run_started(task, delivery, self._prefetch_inputs(task), queued_at=task.created_at)
+                return True
+        return await self._read_first(delivery)
+
+    async def _read_first(self, delivery: Delivery[TaskMessage]) -> bool:
+        """Load the task with its key's result, then ack, settle, heal, leave pending or start it."""
         msg = delivery.message
         try:
             task, result = await self.store.get_task_with_result(msg.task_id)
@@ -277,30 +301,43 @@ class TaskWorker:
             return await self._running_elsewhere(task)
         queued_at = task.updated_at
         # read the inputs while the start commits: two round trips in parallel instead of in a row
-        inputs = asyncio.ensure_future(self._read_inputs(task))
-        inputs.add_done_callback(_retrieved)
+        inputs = self._prefetch_inputs(task)
         try:
-            task = await self.store.start_task_with_events(
-                task.id,
-                attempt=task.attempt,
-                worker=self.consumer,
-                lease_seconds=self.lease_seconds,
-                events=[
-                    Event(
-                        "task.started",
-                        {"attempt": task.attempt, "worker": self.consumer},
-                        phase=task.phase,
-                        task_id=task.id,
-                    )
-                ],
-            )
+            task = await self._start(task.id, task.phase, attempt=task.attempt)
         except StaleAttempt:
             return True  # a newer attempt exists: this message is history
         except Conflict:
             return False  # another delivery of this entry started it a moment ago: it holds the lease
+        await self._run_started(task, delivery, inputs, queued_at=queued_at)
+        return True
+
+    async def _start(self, task_id: str, phase: str, *, attempt: int) -> TaskRecord:
+        """QUEUED → RUNNING with its ``task.started`` event (refused: Conflict, NotFound)."""
+        return await self.store.start_task_with_events(
+            task_id,
+            attempt=attempt,
+            worker=self.consumer,
+            lease_seconds=self.lease_seconds,
+            events=[
+                Event("task.started", {"attempt": attempt, "worker": self.consumer}, phase=phase, task_id=task_id)
+            ],
+        )
+
+    def _prefetch_inputs(self, task: TaskRecord) -> asyncio.Future[TaskInputs]:
+        inputs = asyncio.ensure_future(self._read_inputs(task))
+        inputs.add_done_callback(_retrieved)
+        return inputs
+
+    async def _run_started(
+        self,
+        task: TaskRecord,
+        delivery: Delivery[TaskMessage],
+        inputs: Awaitable[TaskInputs],
+        *,
+        queued_at: datetime,
+    ) -> None:
         with metrics.task_running(task.agent, queued_at):
             await self._execute(task, delivery, inputs)
-        return True
 
     async def _read_inputs(self, task: TaskRecord) -> TaskInputs:
         return await read_inputs(self.store, task, input_types(self.registry.get(task.agent).cls, task))

@@ -44,6 +44,7 @@ __all__ = [
     "check_expected",
     "search_terms",
     "check_attempt",
+    "key_committed",
     "encode_page_token",
     "decode_page_token",
     "format_code",
@@ -155,6 +156,15 @@ def search_terms(query: str) -> list[str]:
     query can never be a syntax error in FTS5 or ``to_tsquery``.
     """
     return re.findall(r"\w+", query.lower())
+
+
+def key_committed(task_id: str) -> Conflict:
+    """The refusal to start a task whose idempotency key already has a committed result.
+
+    Its effect exists (another task of the key committed it): running it again would pay
+    for the model calls twice. The worker settles it from the result instead.
+    """
+    return Conflict(f"task {task_id}: its idempotency key already has a committed result", task_id=task_id)
 
 
 def check_attempt(task: TaskRecord, attempt: int, *, worker: str | None = None) -> None:

@@ -610,7 +610,12 @@ class RunStore(Protocol):
     async def start_task_with_events(
         self, task_id: str, *, attempt: int, worker: str, lease_seconds: float, events: Sequence[Event] = ()
     ) -> TaskRecord:
-        """``start_task`` and its ledger events in one transaction (one commit, not two)."""
+        """``start_task`` and its ledger events in one transaction (one commit, not two).
+
+        Unlike ``start_task`` it also refuses (Conflict, nothing written) a task whose
+        idempotency key already has a committed result: a worker may start a delivery
+        without reading the task first, and must not run an effect that exists.
+        """
         ...
 
     async def read_task_inputs(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from ideamine.enums import QuestionStatus, TaskStatus
@@ -65,6 +67,30 @@ async def test_start_task_with_events_commits_both_or_neither(store: RunStore) -
         )
     assert len(await store.list_events(run.id)) == before + 1
     assert (await store.get_task(other.id)).status is _T.QUEUED
+    assert (await store.verify_ledger(run.id)).ok
+
+
+async def test_a_task_whose_key_has_a_committed_result_is_not_started(store: RunStore) -> None:
+    """A second row of one key (a retried submission) must not run an effect that exists."""
+    run = await make_run(store)
+    [first] = await store.create_tasks([new_task(run.id, idem="one-key")])
+    [twin] = await store.create_tasks([new_task(run.id, idem="one-key")])  # before the commit: a row of its own
+    [fresh] = await store.create_tasks([new_task(run.id)])
+    assert twin.id != first.id and twin.status is _T.QUEUED
+    await store.start_task(first.id, attempt=1, worker="w", lease_seconds=30)
+    await store.commit_task_result(first.id, attempt=1, output={}, artifacts=[])
+    before = len(await store.list_events(run.id))
+    # concurrent starts share one batch on PostgreSQL: the refused one must not take the other down
+    refused, started = await asyncio.gather(
+        store.start_task_with_events(twin.id, attempt=1, worker="w", lease_seconds=30, events=[Event("task.started")]),
+        store.start_task_with_events(fresh.id, attempt=1, worker="w", lease_seconds=30, events=[Event("task.started")]),
+        return_exceptions=True,
+    )
+    assert isinstance(refused, Conflict) and not isinstance(refused, StaleAttempt)
+    assert "committed result" in refused.message
+    assert isinstance(started, TaskRecord) and started.status is _T.RUNNING
+    assert (await store.get_task(twin.id)).status is _T.QUEUED  # nothing written for it
+    assert len(await store.list_events(run.id)) == before + 1
     assert (await store.verify_ledger(run.id)).ok
 
 

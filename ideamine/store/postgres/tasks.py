@@ -20,6 +20,7 @@ from ideamine.store._shared import (
     TASKS_TOPIC,
     check_attempt,
     check_status,
+    key_committed,
     task_message,
     to_record,
     utcnow,
@@ -74,6 +75,16 @@ async def diagnose(
         TASK_TRANSITIONS, task.status, new, expected, what="task", ident=task_id, allow_same=new in expected
     )
     raise Conflict(f"task {task_id} changed concurrently; retry", task_id=task_id)
+
+
+#: the guard of a start that must not run a task whose key's effect exists
+_UNLESS_COMMITTED = " AND NOT EXISTS (SELECT 1 FROM task_results r WHERE r.idempotency_key = tasks.idempotency_key)"
+
+#: whether a task's key has a committed result
+_KEY_COMMITTED = (
+    "SELECT EXISTS (SELECT 1 FROM tasks t JOIN task_results r ON r.idempotency_key = t.idempotency_key"
+    " WHERE t.id = $1)"
+)
 
 
 def sources(new: TaskStatus, expected: Sequence[TaskStatus]) -> list[str]:
@@ -174,22 +185,28 @@ class TasksMixin(StoreBase):
         params: Sequence[Any],
         worker: str | None = None,
         after: Any = None,
+        unless_committed: bool = False,
     ) -> TaskRecord:
         """Run ``UPDATE tasks SET <assignments> WHERE id AND status AND attempt [AND worker]``.
 
         ``params`` fill ``$5…`` of ``assignments``; ``after(conn, record)`` runs in the same
         transaction when the update matched (ledger events, outbox rows).
+        ``unless_committed``: also refuse (Conflict) when the task's key has a result.
         """
         require_id(task_id, "task")
         sql = (
             f"UPDATE tasks SET {assignments} WHERE id = $1 AND status = ANY($2::text[]) AND attempt = $3"
-            " AND ($4::text IS NULL OR worker = $4) RETURNING *"
+            " AND ($4::text IS NULL OR worker = $4)"
+            + (_UNLESS_COMMITTED if unless_committed else "")
+            + " RETURNING *"
         )
         allowed = sources(new, expected) if new not in expected else [s.value for s in expected]
 
         async def tx(conn: Conn) -> TaskRecord:
             row = await conn.fetchrow(sql, task_id, allowed, attempt, worker, *params)
             if row is None:
+                if unless_committed and await conn.fetchval(_KEY_COMMITTED, task_id):
+                    raise key_committed(task_id)
                 await diagnose(conn, task_id, attempt=attempt, new=new, expected=expected, worker=worker)
             record = to_record(TaskRecord, row)
             if after is not None:
@@ -205,7 +222,14 @@ class TasksMixin(StoreBase):
         return await self._start(task_id, attempt=attempt, worker=worker, lease_seconds=lease_seconds)
 
     async def _start(
-        self, task_id: str, *, attempt: int, worker: str, lease_seconds: float, events: Sequence[Event] = ()
+        self,
+        task_id: str,
+        *,
+        attempt: int,
+        worker: str,
+        lease_seconds: float,
+        events: Sequence[Event] = (),
+        unless_committed: bool = False,
     ) -> TaskRecord:
         """The guarded start of one task, with its ledger events in the same transaction."""
         now = utcnow()
@@ -221,6 +245,7 @@ class TasksMixin(StoreBase):
             assignments="status = 'RUNNING', worker = $5, lease_expires_at = $6, started_at = $7, updated_at = $7",
             params=(worker, now + timedelta(seconds=lease_seconds), now),
             after=after,
+            unless_committed=unless_committed,
         )
 
     async def heartbeat_task(

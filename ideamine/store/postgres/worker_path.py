@@ -32,8 +32,9 @@ __all__ = ["WorkerPathMixin"]
 
 _T = TaskStatus
 
-#: start the tasks (QUEUED -> RUNNING fenced by attempt) and advance their runs' ledger
-#: heads by their events, returning the seqs and previous hash to chain from — one statement
+#: start the tasks (QUEUED -> RUNNING fenced by attempt, unless their key's result is
+#: committed) and advance their runs' ledger heads by their events, returning the seqs and
+#: previous hash to chain from — one statement
 _START_AND_CLAIM = """
 WITH u AS (
     SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[], $5::int[])
@@ -44,6 +45,7 @@ WITH u AS (
     FROM u
     WHERE tasks.id = ANY($1::uuid[])  -- an index condition even under a generic plan
       AND tasks.id = u.id AND tasks.status = 'QUEUED' AND tasks.attempt = u.attempt
+      AND NOT EXISTS (SELECT 1 FROM task_results r WHERE r.idempotency_key = tasks.idempotency_key)
     RETURNING tasks.*, u.events AS n_events, u.n
 ), h AS (
     UPDATE ledger_heads SET last_seq = last_seq + c.events
@@ -211,6 +213,7 @@ class WorkerPathMixin(TasksMixin):
             worker=start.worker,
             lease_seconds=start.lease_seconds,
             events=start.events,
+            unless_committed=True,
         )
 
     async def read_task_inputs(

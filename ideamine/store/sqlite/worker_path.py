@@ -14,7 +14,7 @@ from datetime import timedelta
 from ideamine.enums import TASK_TRANSITIONS, TaskStatus
 from ideamine.errors import Conflict
 from ideamine.ids import is_id
-from ideamine.store._shared import NOTICES_TOPIC, check_attempt, check_status, to_record
+from ideamine.store._shared import NOTICES_TOPIC, check_attempt, check_status, key_committed, to_record
 from ideamine.store.base import TaskInputs
 from ideamine.store.records import JSON, ArtifactRecord, Event, QuestionRecord, TaskRecord, TaskResultRecord
 from ideamine.store.sqlite._base import SqliteBase, Tx, marks
@@ -40,9 +40,11 @@ class WorkerPathMixin(SqliteBase):
     async def start_task_with_events(
         self, task_id: str, *, attempt: int, worker: str, lease_seconds: float, events: Sequence[Event] = ()
     ) -> TaskRecord:
-        """QUEUED → RUNNING (fenced) and the events, committed together."""
+        """QUEUED → RUNNING (fenced) and the events, committed together; Conflict when the key's effect exists."""
         async with self._tx() as tx:
-            await _fenced(tx, task_id, attempt, _T.RUNNING, (_T.QUEUED,))
+            task = await _fenced(tx, task_id, attempt, _T.RUNNING, (_T.QUEUED,))
+            if await tx.one("SELECT 1 FROM task_results WHERE idempotency_key = ?", (task.idempotency_key,)):
+                raise key_committed(task_id)
             values = {
                 "status": _T.RUNNING,
                 "worker": worker,
