@@ -280,7 +280,9 @@ class TaskWorker:
                 pass  # ended, re-queued, started elsewhere, gone or already committed: look first
             else:
                 # attempt 1 was queued when it was created; the inputs are read after the start
-                await self._run_started(task, delivery, self._prefetch_inputs(task), queued_at=task.created_at)
+                await self._run_started(
+                    task, delivery, self._prefetch_inputs(task), queued_at=task.created_at
+                )
                 return True
         return await self._read_first(delivery)
 
@@ -319,7 +321,12 @@ class TaskWorker:
             worker=self.consumer,
             lease_seconds=self.lease_seconds,
             events=[
-                Event("task.started", {"attempt": attempt, "worker": self.consumer}, phase=phase, task_id=task_id)
+                Event(
+                    "task.started",
+                    {"attempt": attempt, "worker": self.consumer},
+                    phase=phase,
+                    task_id=task_id,
+                )
             ],
         )
 

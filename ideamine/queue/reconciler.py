@@ -194,7 +194,9 @@ class Reconciler:
         """
         report = await self.publish_written()
         while not report.backlogged and (
-            rows := await self.store.claim_outbox(self.owner, limit=self.batch_size, claim_seconds=self.claim_seconds)
+            rows := await self.store.claim_outbox(
+                self.owner, limit=self.batch_size, claim_seconds=self.claim_seconds
+            )
         ):
             report = _plus(report, await self._publish_claimed(rows, own=False))
             if len(rows) < self.batch_size:

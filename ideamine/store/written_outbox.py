@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import deque
 from datetime import datetime, timedelta
 
+from ideamine.store.base import OUTBOX_CLAIM_SECONDS
 from ideamine.store.records import OutboxRecord
 
 __all__ = ["MAX_KEPT", "WrittenOutbox", "WrittenOutboxMixin"]
@@ -70,7 +71,7 @@ class WrittenOutboxMixin:
 
     _written: WrittenOutbox
 
-    def keep_written_outbox(self, owner: str, *, claim_seconds: float) -> None:
+    def keep_written_outbox(self, owner: str, *, claim_seconds: float = OUTBOX_CLAIM_SECONDS) -> None:
         """See :meth:`RunStore.keep_written_outbox`."""
         self._written.enable(owner, claim_seconds)
 

@@ -98,7 +98,9 @@ class TaskServicer(task_pb2_grpc.TaskServiceServicer):  # type: ignore[misc]
             # both reads at once: one round trip of latency instead of two
             scopes = asyncio.create_task(self.app.store.get_budget_scopes(run_id))
             try:
-                run = await tenant_run(self.app, run_id)  # the caller's run, else NOT_FOUND / INVALID_ARGUMENT
+                run = await tenant_run(
+                    self.app, run_id
+                )  # the caller's run, else NOT_FOUND / INVALID_ARGUMENT
             except BaseException:
                 await cancel_and_wait([scopes])  # its own error (a malformed id) is moot
                 raise

@@ -122,7 +122,11 @@ async def test_a_relays_own_writes_are_claimed_for_it_and_handed_over_after_comm
     tasks = await _tasks(store, 2)
     await store.start_task(tasks[0].id, attempt=1, worker="w", lease_seconds=60)
     await store.commit_task_result(
-        tasks[0].id, attempt=1, output={}, artifacts=[], notice={"task_id": tasks[0].id, "status": "SUCCEEDED"}
+        tasks[0].id,
+        attempt=1,
+        output={},
+        artifacts=[],
+        notice={"task_id": tasks[0].id, "status": "SUCCEEDED"},
     )
     own = store.take_written_outbox()
     assert [(r.topic, r.task_id) for r in own] == [
@@ -147,7 +151,9 @@ async def test_a_transaction_that_fails_hands_over_no_rows(store: RunStore) -> N
     await store.mark_published([r.id for r in store.take_written_outbox()])
     await store.start_task(task.id, attempt=1, worker="w", lease_seconds=60)
     with pytest.raises(StaleAttempt):  # fenced: nothing written, nothing to publish
-        await store.commit_task_result(task.id, attempt=2, output={}, artifacts=[], notice={"task_id": task.id})
+        await store.commit_task_result(
+            task.id, attempt=2, output={}, artifacts=[], notice={"task_id": task.id}
+        )
     # the re-queue inserts its outbox row, then fails on an event it cannot hash: rolled back
     unhashable = Event("task.retried", {"why": object()}, phase="intake", task_id=task.id)
     with pytest.raises(TypeError):

@@ -74,7 +74,9 @@ async def test_a_task_whose_key_has_a_committed_result_is_not_started(store: Run
     """A second row of one key (a retried submission) must not run an effect that exists."""
     run = await make_run(store)
     [first] = await store.create_tasks([new_task(run.id, idem="one-key")])
-    [twin] = await store.create_tasks([new_task(run.id, idem="one-key")])  # before the commit: a row of its own
+    [twin] = await store.create_tasks(
+        [new_task(run.id, idem="one-key")]
+    )  # before the commit: a row of its own
     [fresh] = await store.create_tasks([new_task(run.id)])
     assert twin.id != first.id and twin.status is _T.QUEUED
     await store.start_task(first.id, attempt=1, worker="w", lease_seconds=30)
@@ -82,8 +84,12 @@ async def test_a_task_whose_key_has_a_committed_result_is_not_started(store: Run
     before = len(await store.list_events(run.id))
     # concurrent starts share one batch on PostgreSQL: the refused one must not take the other down
     refused, started = await asyncio.gather(
-        store.start_task_with_events(twin.id, attempt=1, worker="w", lease_seconds=30, events=[Event("task.started")]),
-        store.start_task_with_events(fresh.id, attempt=1, worker="w", lease_seconds=30, events=[Event("task.started")]),
+        store.start_task_with_events(
+            twin.id, attempt=1, worker="w", lease_seconds=30, events=[Event("task.started")]
+        ),
+        store.start_task_with_events(
+            fresh.id, attempt=1, worker="w", lease_seconds=30, events=[Event("task.started")]
+        ),
         return_exceptions=True,
     )
     assert isinstance(refused, Conflict) and not isinstance(refused, StaleAttempt)

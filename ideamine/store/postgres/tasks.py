@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
+import asyncpg  # type: ignore[import-untyped]
+
 from ideamine.enums import TASK_TRANSITIONS, TERMINAL_TASK_STATUSES, TaskStatus, can_transition
 from ideamine.errors import Conflict, InvalidInput, NotFound
 from ideamine.store._shared import (
@@ -78,7 +80,9 @@ async def diagnose(
 
 
 #: the guard of a start that must not run a task whose key's effect exists
-_UNLESS_COMMITTED = " AND NOT EXISTS (SELECT 1 FROM task_results r WHERE r.idempotency_key = tasks.idempotency_key)"
+_UNLESS_COMMITTED = (
+    " AND NOT EXISTS (SELECT 1 FROM task_results r WHERE r.idempotency_key = tasks.idempotency_key)"
+)
 
 #: whether a task's key has a committed result
 _KEY_COMMITTED = (
@@ -124,11 +128,11 @@ class TasksMixin(StoreBase):
         )
 
         async def tx(conn: Conn) -> list[TaskRecord]:
-            runs = sorted({t.run_id for t in batch.tasks})
-            found = await conn.fetchval("SELECT count(*) FROM runs WHERE id = ANY($1::uuid[])", runs)
-            if found != len(runs):
-                raise NotFound(f"run of tasks not found: {', '.join(runs)}", run_ids=runs)
-            rows = await conn.fetch(_INSERT_TASKS, now, *cols)
+            try:
+                rows = await conn.fetch(_INSERT_TASKS, now, *cols)
+            except asyncpg.ForeignKeyViolationError as exc:  # tasks.run_id, its one reference: checked here,
+                runs = sorted({t.run_id for t in batch.tasks})  # not by a read before (a round trip less)
+                raise NotFound(f"run of tasks not found: {', '.join(runs)}", run_ids=runs) from exc
             records = [to_record(TaskRecord, r) for r in rows]
             await insert_outbox(
                 conn, [(TASKS_TOPIC, r.id, task_message(r)) for r in records if r.status == _T.QUEUED], now

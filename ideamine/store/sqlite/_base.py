@@ -292,9 +292,21 @@ class Tx:
         (:mod:`ideamine.store.written_outbox`).
         """
         claimed_by, until = self._written.claim(self.now) if self._written else (None, None)
-        row = {"topic": topic, "task_id": task_id, "payload": dict(payload), "created_at": self.now}
-        ident = await self.insert("outbox", {**row, "claimed_by": claimed_by, "claimed_until": until})
-        self.outbox_rows.append(OutboxRecord(id=int(ident or 0), claimed_by=claimed_by, claimed_until=until, **row))
+        body = dict(payload)
+        ident = await self.insert(
+            "outbox",
+            {
+                "topic": topic,
+                "task_id": task_id,
+                "payload": body,
+                "created_at": self.now,
+                "claimed_by": claimed_by,
+                "claimed_until": until,
+            },
+        )
+        self.outbox_rows.append(
+            OutboxRecord(int(ident or 0), topic, task_id, body, self.now, claimed_by, claimed_until=until)
+        )
 
 
 class SqliteBase:
