@@ -416,7 +416,7 @@ class TaskWorker:
             self.store, self.queue, task, delivery, worker=self.consumer, seconds=self.lease_seconds
         )
         work = asyncio.create_task(self._run_agent(entry, task, inputs, llm, lease))
-        beat = asyncio.create_task(self._beat(lease, work))
+        stop_beating = self._heartbeat(lease, work)
         try:
             try:
                 await asyncio.wait({work})
@@ -429,7 +429,7 @@ class TaskWorker:
                 return
             artifacts = self._validated(task, work.result())
         except Exception as exc:
-            beat.cancel()
+            stop_beating()
             self.failed += 1
             tracing.record_error(exc)
             status = TaskStatus.FAILED
@@ -447,7 +447,7 @@ class TaskWorker:
             await self._after_commit()
             return
         finally:
-            beat.cancel()
+            stop_beating()
         usage = llm.usage
         result = await self.store.commit_task_result(
             task.id,
@@ -555,10 +555,28 @@ class TaskWorker:
             raise AgentError(f"agent {task.agent!r} did not produce {sorted(missing)}", retryable=True)
         return out
 
+    def _heartbeat(self, lease: Lease, work: asyncio.Task[Any]) -> Callable[[], None]:
+        """Renew ``lease`` every ``heartbeat_seconds`` from then on; returns what stops it.
+
+        The first renewal is a timer, and only when it fires does a renewal task start:
+        most tasks end long before, and a timer armed and cancelled costs a fraction of a
+        task started and cancelled per delivery.
+        """
+        beating: list[asyncio.Task[None]] = []
+        timer = asyncio.get_running_loop().call_later(
+            self.heartbeat_seconds, lambda: beating.append(asyncio.create_task(self._beat(lease, work)))
+        )
+
+        def stop() -> None:
+            timer.cancel()
+            for t in beating:
+                t.cancel()
+
+        return stop
+
     async def _beat(self, lease: Lease, work: asyncio.Task[Any]) -> None:
-        """Renew the lease every ``heartbeat_seconds``; stop the agent when it is lost."""
+        """Renew the lease now and every ``heartbeat_seconds``; stop the agent when it is lost."""
         while True:
-            await asyncio.sleep(self.heartbeat_seconds)
             try:
                 await lease.renew()
             except LeaseLost:
@@ -566,6 +584,7 @@ class TaskWorker:
                 return
             except IdeaMineError as exc:  # store or queue briefly unreachable: try again next beat
                 log.warning("task %s: lease renewal failed: %s", lease.task.id, exc.message)
+            await asyncio.sleep(self.heartbeat_seconds)
 
 
 def _retrieved(read: asyncio.Future[TaskInputs]) -> None:
