@@ -46,7 +46,7 @@ _INSERT_OUTBOX = """
 INSERT INTO outbox (topic, task_id, payload, created_at, claimed_by, claimed_until)
 SELECT u.topic, u.task_id, u.payload, $1, $5, $6
 FROM unnest($2::text[], $3::uuid[], $4::jsonb[]) AS u(topic, task_id, payload)
-RETURNING id, topic, task_id, payload, created_at, claimed_by, claimed_until
+RETURNING id, topic, task_id
 """
 
 
@@ -132,6 +132,5 @@ async def insert_chains(
 async def insert_outbox(conn: Conn, rows: Sequence[OutboxRow], now: datetime) -> None:
     """Insert outbox rows in one statement (none: no round trip); see :func:`insert_outbox_rows`."""
     if rows:
-        await insert_outbox_rows(
-            conn, _INSERT_OUTBOX, now, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
-        )
+        params = (now, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+        await insert_outbox_rows(conn, _INSERT_OUTBOX, params, rows, now)

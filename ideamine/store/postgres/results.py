@@ -30,9 +30,9 @@ from ideamine.canonical import content_hash
 from ideamine.enums import TaskStatus
 from ideamine.errors import Conflict, NotFound
 from ideamine.ids import new_id
-from ideamine.store._shared import artifact_key, to_record, utcnow
+from ideamine.store._shared import NOTICES_TOPIC, artifact_key, to_record, utcnow
 from ideamine.store.postgres.db import Conn, StoreBase, insert_outbox_rows
-from ideamine.store.postgres.events import chain_params, chain_runs
+from ideamine.store.postgres.events import OutboxRow, chain_params, chain_runs
 from ideamine.store.postgres.runs import require_id
 from ideamine.store.postgres.tasks import diagnose
 from ideamine.store.records import JSON, ArtifactRecord, Event, NewArtifact, TaskResultRecord
@@ -94,7 +94,7 @@ WITH a AS (
 )
 INSERT INTO outbox (topic, task_id, payload, created_at, claimed_by, claimed_until)
 SELECT 'notices', u.task_id, u.payload, $1, $24, $25 FROM unnest($20::uuid[], $21::jsonb[]) AS u(task_id, payload)
-RETURNING id, topic, task_id, payload, created_at, claimed_by, claimed_until
+RETURNING id, topic, task_id
 """
 
 _RESULT = "SELECT * FROM task_results WHERE idempotency_key = $1"
@@ -125,12 +125,15 @@ class _ClaimRace(Exception):
     """
 
 
-def _effects_params(fresh: Sequence[tuple[Any, Completion]], now: datetime) -> list[Any]:
-    """Parameters of :data:`_WRITE_EFFECTS` for the fenced completions (in input order)."""
+def _effects_params(
+    fresh: Sequence[tuple[Any, Completion]], now: datetime
+) -> tuple[list[Any], list[OutboxRow]]:
+    """Parameters of :data:`_WRITE_EFFECTS` for the fenced completions (in input order), and
+    the notice rows it inserts."""
     arts = [(t, a, aid) for t, c in fresh for a, aid in zip(c.artifacts, c.artifact_ids, strict=True)]
     ledger, heads = chain_runs([(t["run_id"], t["start"], t["last_hash"], c.events) for t, c in fresh], now)
-    notices = [(t["id"], c.notice) for t, c in fresh if c.notice is not None]
-    return [
+    notices: list[OutboxRow] = [(NOTICES_TOPIC, t["id"], c.notice) for t, c in fresh if c.notice is not None]
+    params = [
         now,
         [aid for *_, aid in arts],
         [t["run_id"] for t, *_ in arts],
@@ -143,11 +146,12 @@ def _effects_params(fresh: Sequence[tuple[Any, Completion]], now: datetime) -> l
         [t["id"] for t, *_ in arts],
         [",".join(a.input_artifact_ids) for _, a, _ in arts],  # uuids never contain commas
         *chain_params(ledger),
-        [n[0] for n in notices],
         [n[1] for n in notices],
+        [n[2] for n in notices],
         list(heads),
         list(heads.values()),
     ]
+    return params, notices
 
 
 class ResultsMixin(StoreBase):
@@ -223,7 +227,8 @@ class ResultsMixin(StoreBase):
                 results.append(_fresh_result(row, c, now) if row else await self._existing_or_refuse(conn, c))
             fresh = [(fenced[i], c) for i, c in enumerate(prepared) if i in fenced]
             if fresh:
-                await insert_outbox_rows(conn, _WRITE_EFFECTS, *_effects_params(fresh, now))
+                effects, notices = _effects_params(fresh, now)
+                await insert_outbox_rows(conn, _WRITE_EFFECTS, effects, notices, now)
             return results
 
         try:
